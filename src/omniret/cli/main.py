@@ -1,0 +1,106 @@
+"""The ``omniret`` command: a thin dispatcher over library functions."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub from the CLI
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+app = typer.Typer(
+    name="omniret",
+    help="Offline-first omni-modal retrieval: one model and one index for text, images, audio and video.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+PRESET_HELP = "Preset name (see `omniret presets`) or path to a model YAML."
+OVERRIDES_HELP = "Config overrides like pooler.num_slices=1024."
+
+
+def _version(value: bool) -> None:
+    if value:
+        from omniret import __version__
+
+        typer.echo(f"omniret {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """omniret command line."""
+
+
+@app.command()
+def presets() -> None:
+    """List the named model presets."""
+    from omniret.config import preset_names
+
+    for name in preset_names():
+        typer.echo(name)
+
+
+@app.command()
+def config(
+    preset: str = typer.Argument("omniret-small", help=PRESET_HELP),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
+) -> None:
+    """Print the resolved model config as YAML (after overrides)."""
+    from omniret.config import dump_config
+
+    typer.echo(dump_config(_load(preset, overrides)), nl=False)
+
+
+@app.command()
+def params(
+    preset: str = typer.Argument("omniret-small", help=PRESET_HELP),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
+) -> None:
+    """Count total and trainable parameters per component (meta device: nothing is allocated)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from omniret.params import PAPER_TRAINABLE, parameter_table
+
+    rows = parameter_table(_load(preset, overrides))
+    table = Table(title=f"parameters of {preset}")
+    for col in ("component", "total", "trainable stage 1", "trainable stage 2"):
+        table.add_column(col, justify="left" if col == "component" else "right")
+    for r in rows:
+        table.add_row(r.component, f"{r.total:,}", f"{r.stage1:,}", f"{r.stage2:,}")
+    s1, s2 = sum(r.stage1 for r in rows), sum(r.stage2 for r in rows)
+    table.add_row("total", f"{sum(r.total for r in rows):,}", f"{s1:,}", f"{s2:,}", style="bold")
+    console = Console()
+    console.print(table)
+    console.print(
+        f"trainable: stage 1 {s1 / 1e6:.1f}M, stage 2 {s2 / 1e6:.1f}M; "
+        f"the OmniRet paper reports {PAPER_TRAINABLE / 1e6:.0f}M (stage 2 / paper = {s2 / PAPER_TRAINABLE:.2f}x)"
+    )
+
+
+@app.command()
+def demo() -> None:
+    """Index sample media and run cross-modal searches (arrives with the index, issue 6)."""
+    typer.echo("omniret demo: the model core is installed; indexing and search arrive with issue 6.")
+
+
+def _load(preset: str, overrides: list[str] | None):
+    from omniret.config import ConfigError, load_config
+
+    try:
+        return load_config(preset, overrides or [])
+    except ConfigError as err:
+        raise typer.BadParameter(str(err)) from None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""Configuration: small dataclasses per component, loaded from YAML, strict about keys.
+
+Every config is plain data so it can be hashed into checkpoints and indexes. Unknown keys are
+errors that name the full dotted key, because a silently ignored typo in a training config costs
+hours. Overrides use ``a.b=c`` with YAML-typed values (``pooler.num_slices=1024``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+C = TypeVar("C")
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is malformed; the message names the key."""
+
+
+@dataclass
+class TowerConfig:
+    """A frozen media encoder producing token sequences ``(B, N, dim)``."""
+
+    kind: str = "stand-in"  # tower registry name (see `omniret.model.towers`)
+    modality: str = "vision"  # "vision" (images and video frames) or "audio"
+    dim: int = 64  # token width d produced by the tower
+    path: str | None = None  # local directory with weights; None = random init (tests, meta counts)
+    grid: tuple[int, int] | None = None  # (H, W) token grid of a vision tower
+    image_size: int = 224  # input resolution of a vision tower
+    n_mels: int = 80  # mel bins of an audio tower
+    tokens_per_second: float = 50.0  # audio token rate after the tower (and any pooling)
+    pool_stride: int = 1  # average-pool audio tokens by this stride (Qwen-Audio: 2)
+    feature_layer: int = -1  # hidden layer to take tokens from (-2 = penultimate, LLaVA)
+    hf_config: dict[str, Any] = field(default_factory=dict)  # config kwargs for a random HF tower
+
+
+@dataclass
+class ResamplerConfig:
+    """The shared media resampler (METHOD.md §4)."""
+
+    num_latents: int = 64  # M media tokens per item sent to the composer
+    depth: int = 2
+    heads: int = 12
+    dim_head: int = 128
+    ff_mult: int = 1  # r = 1 keeps the hidden width equal to D (paper; 84 M budget)
+    kv_include_latents: bool = True  # Flamingo: latents attend to [media; latents]; False = pure Perceiver
+    modality_latents: bool = True  # add a per-modality latent set to the shared one
+    shared: bool = True  # False = one resampler per modality (Table 5 ablation)
+    modalities: tuple[str, ...] = ("image", "audio", "video")
+    video_grid: tuple[int, int, int] = (4, 14, 14)  # (T', H', W') after trilinear interpolation
+    max_frames: int = 8
+
+
+@dataclass
+class LoraConfig:
+    """LoRA on the composer in stage 2 (peft)."""
+
+    r: int = 16
+    alpha: int = 64
+    dropout: float = 0.05
+    target_modules: str | list[str] = "all-linear"
+
+
+@dataclass
+class ComposerConfig:
+    """The transformer that reads instruction, text and media tokens (METHOD.md §1)."""
+
+    arch: str = "bert"  # model_type used for a random or meta build ("bert", "qwen2", ...)
+    path: str | None = None  # local Hugging Face directory (weights + tokenizer); None = random init
+    hf_config: dict[str, Any] = field(default_factory=dict)  # config kwargs for a random build
+    bidirectional: bool = True  # full attention even for decoder LLMs (Omni-Embed-Nemotron)
+    template: str = "Instruct: {instruction}\nQuery: {content}"
+    normalize_text: bool = True  # UniIR: strip, capitalise, final period
+    max_length: int = 512  # text tokens per input (media tokens are never truncated)
+    append_eos: bool = False  # decoder LLMs pool at an appended EOS token
+    gradient_checkpointing: bool = False
+    lora: LoraConfig = field(default_factory=LoraConfig)
+
+
+@dataclass
+class PoolerConfig:
+    """How composer hidden states become one embedding (METHOD.md §6)."""
+
+    kind: str = "aswp"  # pooler registry name: aswp | eos | cls | mean | multi-vector
+    num_latents: int = 128  # N: ASWP resampler latents
+    num_refs: int = 128  # S: reference points per slice
+    num_slices: int = 4096  # L: slices = embedding dimension
+    depth: int = 2
+    heads: int = 12
+    dim_head: int = 128
+    ff_mult: int = 1
+    head: str = "stm"  # stm | max | mean | weighted
+    stm_temperature: float = 1.0
+    sign: str = "ref-minus-sample"  # Monge displacement sign (PSWE convention) or "sample-minus-ref"
+    num_vectors: int = 16  # multi-vector pooler
+
+
+@dataclass
+class LossConfig:
+    """The OmniRet objective L = L_cont + mu1 L_tri + mu2 L_div (METHOD.md §2, §3, §5, §7)."""
+
+    temperature: float = 0.07
+    beta: float = 0.5  # hard-negative concentration; 0 = plain InfoNCE
+    symmetric: bool = False
+    false_negative_threshold: float | None = None  # Nemotron: 0.95
+    detach_weights: bool = False
+    triplet_margin: float = 0.1
+    triplet_negatives: str = "hardest"  # hardest | mean_all
+    triplet_weight: float = 1.0  # mu1
+    diversity_weight: float = 0.1  # mu2
+    diversity_dropout: float = 0.5
+    diversity_beta: float = 0.5  # gamma, the smooth-L1 transition point
+    diversity_kind: str = "smooth_l1"  # smooth_l1 | l1 | l2
+
+
+@dataclass
+class ModelConfig:
+    """A whole OmniRet model: towers -> projectors -> resampler -> composer -> pooler."""
+
+    name: str = "custom"
+    dim: int = 384  # D: composer hidden size = resampler width
+    towers: dict[str, TowerConfig] = field(default_factory=dict)  # keyed by modality family
+    resampler: ResamplerConfig = field(default_factory=ResamplerConfig)
+    composer: ComposerConfig = field(default_factory=ComposerConfig)
+    pooler: PoolerConfig = field(default_factory=PoolerConfig)
+
+    def __post_init__(self) -> None:
+        for key, tower in self.towers.items():
+            if key != tower.modality:
+                raise ConfigError(f"towers.{key}: key must equal its modality ({tower.modality!r})")
+        for family in ("vision", "audio"):
+            if family in self.towers and self.towers[family].dim <= 0:
+                raise ConfigError(f"towers.{family}.dim must be positive")
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "") -> C:
+    """Build dataclass ``cls`` from plain data, rejecting unknown keys by their dotted name."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{where}.{key}" if where else key
+        if key not in names:
+            raise ConfigError(f"unknown config key {dotted!r}; {cls.__name__} accepts: {', '.join(sorted(names))}")
+        kwargs[key] = _convert(hints[key], value, dotted)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where or cls.__name__}: {err}") from err
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(args[0], value, where) if len(args) == 1 else value
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where=where)
+    if origin is dict:
+        _, val_tp = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return {k: _convert(val_tp, v, f"{where}.{k}") for k, v in value.items()}
+    if origin is tuple and isinstance(value, (list, tuple)):
+        return tuple(value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and not isinstance(value, tp):
+        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain, YAML-safe data (tuples become lists)."""
+
+    def plain(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [plain(v) for v in x]
+        return x
+
+    return plain(dataclasses.asdict(cfg))
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Apply ``a.b=c`` overrides (values parsed as YAML) to nested plain data, in place."""
+    import yaml
+
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like 'a.b=value'")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a mapping")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def preset_names() -> list[str]:
+    files = resources.files("omniret.presets").iterdir()
+    return sorted(p.name[: -len(".yaml")] for p in files if p.name.endswith(".yaml"))
+
+
+def load_config(source: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ModelConfig:
+    """Load a model config from a preset name or a YAML file, then apply overrides."""
+    import yaml
+
+    source = str(source)
+    if source in preset_names():
+        text = resources.files("omniret.presets").joinpath(f"{source}.yaml").read_text()
+    elif Path(source).is_file():
+        text = Path(source).read_text()
+    else:
+        raise ConfigError(f"{source!r} is neither a preset ({', '.join(preset_names())}) nor a YAML file")
+    data = yaml.safe_load(text) or {}
+    return from_dict(ModelConfig, apply_overrides(data, overrides))
+
+
+def dump_config(cfg: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)

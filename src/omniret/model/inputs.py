@@ -1,0 +1,72 @@
+"""What the model consumes: samples of text plus media, rendered into the instruction template.
+
+Queries carry an instruction and candidates do not (METHOD.md §1, Eq. 1). Media appear in the
+text as ``<image>``/``<audio>``/``<video>`` placeholders; a sample whose text has none gets one
+placeholder per media item in front of its text, in the order of ``media``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import torch
+
+MEDIA_MODALITIES = ("image", "audio", "video")
+FAMILY = {"image": "vision", "video": "vision", "audio": "audio"}  # which tower reads each medium
+PLACEHOLDER = re.compile(r"<(image|audio|video)>")
+
+
+@dataclass
+class Media:
+    """One media item, either raw tower input or cached tower tokens.
+
+    Raw shapes: image (3, H, W) pixels; audio (n_mels, F) log-mel frames; video (T, 3, H, W).
+    Feature shapes (``is_features=True``): image (N, d); audio (N, d); video (T, N, d) or (T, H, W, d).
+    """
+
+    modality: str
+    data: torch.Tensor
+    is_features: bool = False
+
+    def __post_init__(self) -> None:
+        if self.modality not in MEDIA_MODALITIES:
+            raise ValueError(f"unknown media modality {self.modality!r}; expected one of {MEDIA_MODALITIES}")
+
+
+@dataclass
+class Sample:
+    """A query (with ``instruction``) or a candidate (without): text, media, or both."""
+
+    text: str | None = None
+    media: list[Media] = field(default_factory=list)
+    instruction: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.text and not self.media:
+            raise ValueError("a sample needs text, media or both")
+
+
+def normalize_text(text: str) -> str:
+    """UniIR's normalisation: strip, capitalise the first character, end with a period."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".?!" else text + "."
+
+
+def render(sample: Sample, *, template: str, normalize: bool = True) -> str:
+    """The composer's input string with media placeholders, e.g. 'Instruct: ...\\nQuery: <image> Red.'"""
+    text = sample.text or ""
+    found = PLACEHOLDER.findall(text)
+    wanted = [m.modality for m in sample.media]
+    if found and found != wanted:
+        raise ValueError(f"text placeholders {found} do not match the sample's media {wanted}")
+    if normalize and PLACEHOLDER.sub("", text).strip():
+        text = normalize_text(text)
+    if not found:
+        text = " ".join([*(f"<{m}>" for m in wanted), text]).strip()
+    if sample.instruction:
+        return template.format(instruction=sample.instruction.strip(), content=text)
+    return text

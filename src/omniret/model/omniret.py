@@ -1,0 +1,184 @@
+"""OmniRet: frozen towers -> projector -> shared media resampler -> composer -> pooler -> unit vector.
+
+One encoder for both sides (METHOD.md §1): queries carry an instruction, candidates do not.
+Media can arrive raw (tower inputs) or as cached tower tokens, so training never re-runs a tower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from omniret.config import LoraConfig, ModelConfig
+from omniret.model.composer import Composer
+from omniret.model.inputs import FAMILY, Media, Sample, render
+from omniret.model.poolers import build_pooler
+from omniret.model.projector import Projector
+from omniret.model.resampler import SeparateMediaResamplers, SharedMediaResampler, interpolate_video
+from omniret.model.towers import Tower, build_tower
+
+
+@dataclass
+class EmbedOutput:
+    embeddings: torch.Tensor  # (B, L) unit vectors, or (B, V, D) unit multi-vectors
+    media_tokens: torch.Tensor | None  # (n_media, M, D) resampled tokens, for the diversity loss
+
+
+class OmniRet(nn.Module):
+    """The whole model; build it from a config with :meth:`build`."""
+
+    def __init__(
+        self,
+        *,
+        config: ModelConfig,
+        towers: dict[str, Tower],
+        projectors: dict[str, Projector],
+        resampler: nn.Module,
+        composer: Composer,
+        pooler: nn.Module,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.towers = nn.ModuleDict(towers)
+        self.projectors = nn.ModuleDict(projectors)
+        self.resampler, self.composer, self.pooler = resampler, composer, pooler
+        self.stage = 0
+
+    @classmethod
+    def build(cls, config: ModelConfig) -> OmniRet:
+        r = config.resampler
+        kwargs = dict(
+            dim=config.dim,
+            num_latents=r.num_latents,
+            modalities=r.modalities,
+            depth=r.depth,
+            heads=r.heads,
+            dim_head=r.dim_head,
+            ff_mult=r.ff_mult,
+            modality_latents=r.modality_latents,
+            kv_include_latents=r.kv_include_latents,
+            video_grid=r.video_grid,
+        )
+        return cls(
+            config=config,
+            towers={k: build_tower(t) for k, t in config.towers.items()},
+            projectors={k: Projector(in_dim=t.dim, dim=config.dim) for k, t in config.towers.items()},
+            resampler=SharedMediaResampler(**kwargs) if r.shared else SeparateMediaResamplers(**kwargs),
+            composer=Composer.from_config(config.composer, dim=config.dim),
+            pooler=build_pooler(config.dim, config.pooler),
+        )
+
+    @property
+    def dim(self) -> int:
+        """Embedding width (L for ASWP)."""
+        return self.pooler.out_dim
+
+    # ------------------------------------------------------------------ media
+
+    def encode_media(self, items: list[Media]) -> list[torch.Tensor]:
+        """Media items -> their resampled tokens, each (M, D), in input order."""
+        out: list[torch.Tensor | None] = [None] * len(items)
+        for modality in ("image", "audio", "video"):
+            idx = [i for i, m in enumerate(items) if m.modality == modality]
+            if idx:
+                resampled = self._resample_group(modality, [items[i] for i in idx])  # (n, M, D)
+                for j, i in enumerate(idx):
+                    out[i] = resampled[j]
+        return out  # type: ignore[return-value]
+
+    def _resample_group(self, modality: str, items: list[Media]) -> torch.Tensor:
+        family = FAMILY[modality]
+        if family not in self.towers:
+            raise ValueError(f"this model has no {family} tower, so it cannot read {modality}")
+        tower = self.towers[family]
+        if modality == "video":
+            tokens, mask = torch.stack([self._video_grid(tower, m) for m in items]), None  # (n, T', H', W', d)
+        else:
+            tokens, mask = self._tower_tokens(tower, items)  # (n, N, d), (n, N)
+        return self.resampler(self.projectors[family](tokens), modality, mask)  # (n, M, D)
+
+    def _tower_tokens(self, tower: Tower, items: list[Media]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if all(m.is_features for m in items):
+            return _pad([m.data for m in items])
+        if any(m.is_features for m in items):
+            raise ValueError("a batch mixes cached features and raw inputs for one modality")
+        raw, lengths = _pad_last([m.data for m in items])  # (n, ..., F_max)
+        with torch.no_grad():
+            return tower(raw, lengths)
+
+    def _video_grid(self, tower: Tower, item: Media) -> torch.Tensor:
+        """One video -> (T', H', W', d) tower-width grid, interpolated before the projector (cheaper)."""
+        x = item.data
+        if not item.is_features:
+            with torch.no_grad():
+                x, _ = tower(x)  # frames as a batch: (T, N, d)
+        if x.dim() == 3:
+            if tower.grid is None or tower.grid[0] * tower.grid[1] != x.shape[1]:
+                raise ValueError(f"video frame tokens {tuple(x.shape)} do not fit the tower grid {tower.grid}")
+            x = x.reshape(x.shape[0], *tower.grid, x.shape[-1])  # (T, H, W, d)
+        return interpolate_video(x[None], self.resampler.video_grid)[0]
+
+    # ------------------------------------------------------------------ embedding
+
+    def forward(self, samples: list[Sample]) -> EmbedOutput:
+        """Samples -> unit embeddings (+ the resampled media tokens for L_div)."""
+        flat = [m for s in samples for m in s.media]
+        tokens = self.encode_media(flat) if flat else []
+        per_sample, k = [], 0
+        for s in samples:
+            per_sample.append(tokens[k : k + len(s.media)])
+            k += len(s.media)
+        c = self.config.composer
+        texts = [render(s, template=c.template, normalize=c.normalize_text) for s in samples]
+        hidden, mask = self.composer(texts, per_sample)  # (B, T, D), (B, T)
+        emb = F.normalize(self.pooler(hidden, mask), dim=-1)
+        return EmbedOutput(emb, torch.stack(tokens) if tokens else None)
+
+    @torch.no_grad()
+    def embed(self, samples: list[Sample]) -> torch.Tensor:
+        """Inference: unit embeddings only, in eval mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.forward(samples).embeddings
+        finally:
+            self.train(was_training)
+
+    # ------------------------------------------------------------------ training stages
+
+    def set_stage(self, stage: int, *, lora: LoraConfig | None = None, init_video_from_image: bool = True) -> None:
+        """Stage 1: projectors, resampler, pooler. Stage 2: + LoRA on the composer (METHOD.md §8.1)."""
+        if stage not in (1, 2):
+            raise ValueError(f"stage must be 1 or 2, got {stage}")
+        self.requires_grad_(False)
+        for part in (self.projectors, self.resampler, self.pooler):
+            part.requires_grad_(True)
+        if stage == 2:
+            self.composer.add_lora(lora or self.config.composer.lora)
+            for name, p in self.composer.named_parameters():
+                p.requires_grad_("lora_" in name)
+            r = self.config.resampler
+            has_video_latents = {"image", "video"} <= set(r.modalities) and (r.modality_latents or not r.shared)
+            if init_video_from_image and self.stage < 2 and has_video_latents:
+                self.resampler.init_modality_from("video", "image")
+        self.stage = stage
+
+
+def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad (N_i, d) sequences -> (n, N_max, d) and a (n, N_max) bool mask."""
+    n_max = max(s.shape[0] for s in seqs)
+    out = seqs[0].new_zeros(len(seqs), n_max, seqs[0].shape[-1])
+    mask = torch.zeros(len(seqs), n_max, dtype=torch.bool, device=out.device)
+    for i, s in enumerate(seqs):
+        out[i, : s.shape[0]], mask[i, : s.shape[0]] = s, True
+    return out, mask
+
+
+def _pad_last(raw: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad the last axis (audio frames); images of one size stack unchanged."""
+    lengths = torch.tensor([r.shape[-1] for r in raw], device=raw[0].device)
+    width = int(lengths.max())
+    return torch.stack([F.pad(r, (0, width - r.shape[-1])) for r in raw]), lengths
