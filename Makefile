@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 install: $(VENV)/.installed
 
 test: install
+	$(VENV)/bin/ruff check src tests
 	$(PY) -m pytest -m "not slow" -q
 
 test-slow: install
@@ -29,8 +30,8 @@ test-all: install
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
 
 demo: install
 	$(VENV)/bin/omniret demo

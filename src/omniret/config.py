@@ -151,7 +151,9 @@ def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "") -> C:
     for key, value in data.items():
         dotted = f"{where}.{key}" if where else key
         if key not in names:
-            raise ConfigError(f"unknown config key {dotted!r}; {cls.__name__} accepts: {', '.join(sorted(names))}")
+            raise ConfigError(
+                f"unknown config key {dotted!r}; {cls.__name__} accepts: {', '.join(sorted(names))}"
+            )
         kwargs[key] = _convert(hints[key], value, dotted)
     try:
         return cls(**kwargs)

@@ -25,11 +25,16 @@ def similarity(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return q @ c.T
     if q.dim() == 3 and c.dim() == 3:
         return torch.einsum("qid,cjd->qcij", q, c).amax(dim=-1).mean(dim=-1)
-    raise ValueError(f"embeddings must both be (B, L) or both (B, V, D); got {tuple(q.shape)} and {tuple(c.shape)}")
+    raise ValueError(
+        f"embeddings must both be (B, L) or both (B, V, D); got {tuple(q.shape)} and {tuple(c.shape)}"
+    )
 
 
 def negative_mask(
-    sim: torch.Tensor, *, candidate_ids: torch.Tensor | None = None, false_negative_threshold: float | None = None
+    sim: torch.Tensor,
+    *,
+    candidate_ids: torch.Tensor | None = None,
+    false_negative_threshold: float | None = None,
 ) -> torch.Tensor:
     """(Bq, Bc) bool: which candidates count as negatives for each query (positive of q_i is c_i).
 
@@ -85,7 +90,9 @@ def hard_negative_infonce(
     if symmetric:
         if sim.shape[0] != sim.shape[1]:
             raise ValueError("symmetric loss needs as many candidates as queries")
-        loss = loss + _hn_nce(sim.T, temperature, beta, false_negative_threshold, candidate_ids, detach_weights)
+        loss = loss + _hn_nce(
+            sim.T, temperature, beta, false_negative_threshold, candidate_ids, detach_weights
+        )
     return loss
 
 
@@ -123,7 +130,12 @@ def triplet_loss(
 
 
 def diversity_loss(
-    tokens: torch.Tensor, *, dropout: float = 0.5, beta: float = 0.5, kind: str = "smooth_l1", training: bool = True
+    tokens: torch.Tensor,
+    *,
+    dropout: float = 0.5,
+    beta: float = 0.5,
+    kind: str = "smooth_l1",
+    training: bool = True,
 ) -> torch.Tensor:
     """L_div (Eq. 5-6): push an item's M resampled tokens apart.
 
@@ -178,7 +190,9 @@ def omniret_loss(
         candidate_ids=candidate_ids,
         detach_weights=cfg.detach_weights,
     )
-    tri = triplet_loss(q, c, margin=cfg.triplet_margin, negatives=cfg.triplet_negatives, candidate_ids=candidate_ids)
+    tri = triplet_loss(
+        q, c, margin=cfg.triplet_margin, negatives=cfg.triplet_negatives, candidate_ids=candidate_ids
+    )
     div = q.new_zeros(())
     if media_tokens is not None and media_tokens.numel():
         div = diversity_loss(

@@ -37,7 +37,9 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            raise ValueError(f"unknown {self.kind} {name!r}; expected one of: {', '.join(self.names())}") from None
+            raise ValueError(
+                f"unknown {self.kind} {name!r}; expected one of: {', '.join(self.names())}"
+            ) from None
 
     def names(self) -> list[str]:
         return sorted(self._items)

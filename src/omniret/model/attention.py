@@ -57,7 +57,14 @@ class LatentStack(nn.Module):
     """``depth`` x (cross-attention + feed-forward, both residual), then a final LayerNorm."""
 
     def __init__(
-        self, *, dim: int, depth: int, heads: int, dim_head: int, ff_mult: int = 1, kv_include_latents: bool = True
+        self,
+        *,
+        dim: int,
+        depth: int,
+        heads: int,
+        dim_head: int,
+        ff_mult: int = 1,
+        kv_include_latents: bool = True,
     ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
@@ -73,7 +80,9 @@ class LatentStack(nn.Module):
         )
         self.norm_out = nn.LayerNorm(dim)
 
-    def forward(self, x: torch.Tensor, latents: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, latents: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """x (B, N, D) tokens, latents (B, M, D) queries, mask (B, N) bool True = real -> (B, M, D)."""
         if mask is not None and not bool(mask.any(dim=1).all()):
             raise ValueError("every item needs at least one unmasked token")

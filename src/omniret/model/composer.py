@@ -30,13 +30,21 @@ class Composer(nn.Module):
     """
 
     def __init__(
-        self, *, backbone: nn.Module, tokenizer, bidirectional: bool = True, max_length: int = 512, append_eos: bool = False
+        self,
+        *,
+        backbone: nn.Module,
+        tokenizer,
+        bidirectional: bool = True,
+        max_length: int = 512,
+        append_eos: bool = False,
     ) -> None:
         super().__init__()
         self.backbone, self.tokenizer, self.max_length = backbone, tokenizer, max_length
         self.is_decoder = any(getattr(m, "is_causal", False) is True for m in backbone.modules())
         if not bidirectional and not self.is_decoder:
-            raise ValueError(f"{type(backbone).__name__} is an encoder; causal attention needs a decoder backbone")
+            raise ValueError(
+                f"{type(backbone).__name__} is an encoder; causal attention needs a decoder backbone"
+            )
         self.bidirectional = bidirectional
         if bidirectional and self.is_decoder:
             for module in backbone.modules():
@@ -127,7 +135,9 @@ class Composer(nn.Module):
         # Decoder LLMs accept a prepared mask mapping; a bidirectional padding mask replaces the causal one.
         from transformers.masking_utils import create_bidirectional_mask
 
-        full = create_bidirectional_mask(config=self.base_model.config, inputs_embeds=embeds, attention_mask=mask.long())
+        full = create_bidirectional_mask(
+            config=self.base_model.config, inputs_embeds=embeds, attention_mask=mask.long()
+        )
         return {"full_attention": full, "sliding_attention": full}
 
 
@@ -159,7 +169,9 @@ def load_backbone(cfg: ComposerConfig):
     if cfg.path is not None:
         path = Path(cfg.path)
         if not path.is_dir():
-            raise FileNotFoundError(f"composer directory not found: {path} (composer.path); no download is attempted")
+            raise FileNotFoundError(
+                f"composer directory not found: {path} (composer.path); no download is attempted"
+            )
         return AutoModel.from_pretrained(str(path)), AutoTokenizer.from_pretrained(str(path))
     from omniret.model.tokenizer import BYTE_VOCAB_SIZE, byte_level_tokenizer
 

@@ -95,7 +95,10 @@ class OmniRet(nn.Module):
             raise ValueError(f"this model has no {family} tower, so it cannot read {modality}")
         tower = self.towers[family]
         if modality == "video":
-            tokens, mask = torch.stack([self._video_grid(tower, m) for m in items]), None  # (n, T', H', W', d)
+            tokens, mask = (
+                torch.stack([self._video_grid(tower, m) for m in items]),
+                None,
+            )  # (n, T', H', W', d)
         else:
             tokens, mask = self._tower_tokens(tower, items)  # (n, N, d), (n, N)
         return self.resampler(self.projectors[family](tokens), modality, mask)  # (n, M, D)
@@ -117,7 +120,9 @@ class OmniRet(nn.Module):
                 x, _ = tower(x)  # frames as a batch: (T, N, d)
         if x.dim() == 3:
             if tower.grid is None or tower.grid[0] * tower.grid[1] != x.shape[1]:
-                raise ValueError(f"video frame tokens {tuple(x.shape)} do not fit the tower grid {tower.grid}")
+                raise ValueError(
+                    f"video frame tokens {tuple(x.shape)} do not fit the tower grid {tower.grid}"
+                )
             x = x.reshape(x.shape[0], *tower.grid, x.shape[-1])  # (T, H, W, d)
         return interpolate_video(x[None], self.resampler.video_grid)[0]
 
@@ -149,7 +154,9 @@ class OmniRet(nn.Module):
 
     # ------------------------------------------------------------------ training stages
 
-    def set_stage(self, stage: int, *, lora: LoraConfig | None = None, init_video_from_image: bool = True) -> None:
+    def set_stage(
+        self, stage: int, *, lora: LoraConfig | None = None, init_video_from_image: bool = True
+    ) -> None:
         """Stage 1: projectors, resampler, pooler. Stage 2: + LoRA on the composer (METHOD.md §8.1)."""
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {stage}")
@@ -161,7 +168,9 @@ class OmniRet(nn.Module):
             for name, p in self.composer.named_parameters():
                 p.requires_grad_("lora_" in name)
             r = self.config.resampler
-            has_video_latents = {"image", "video"} <= set(r.modalities) and (r.modality_latents or not r.shared)
+            has_video_latents = {"image", "video"} <= set(r.modalities) and (
+                r.modality_latents or not r.shared
+            )
             if init_video_from_image and self.stage < 2 and has_video_latents:
                 self.resampler.init_modality_from("video", "image")
         self.stage = stage

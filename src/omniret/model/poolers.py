@@ -76,7 +76,9 @@ def _mean(dim: int, cfg: PoolerConfig) -> nn.Module:
 class MultiVectorPooler(nn.Module):
     """V attention latents over the sequence; late interaction (ColBERT MaxSim) at scoring time."""
 
-    def __init__(self, *, dim: int, num_vectors: int, depth: int, heads: int, dim_head: int, ff_mult: int) -> None:
+    def __init__(
+        self, *, dim: int, num_vectors: int, depth: int, heads: int, dim_head: int, ff_mult: int
+    ) -> None:
         super().__init__()
         self.out_dim, self.num_vectors = dim, num_vectors
         self.latents = nn.Parameter(torch.randn(num_vectors, dim) * 0.02)
@@ -90,7 +92,12 @@ class MultiVectorPooler(nn.Module):
 @POOLERS.register("multi-vector")
 def _multi(dim: int, cfg: PoolerConfig) -> nn.Module:
     return MultiVectorPooler(
-        dim=dim, num_vectors=cfg.num_vectors, depth=cfg.depth, heads=cfg.heads, dim_head=cfg.dim_head, ff_mult=cfg.ff_mult
+        dim=dim,
+        num_vectors=cfg.num_vectors,
+        depth=cfg.depth,
+        heads=cfg.heads,
+        dim_head=cfg.dim_head,
+        ff_mult=cfg.ff_mult,
     )
 
 

@@ -143,6 +143,7 @@ class SeparateMediaResamplers(nn.Module):
     def init_modality_from(self, target: str, source: str) -> None:
         rename = f"modality_latents.{source}"
         state = {
-            k.replace(rename, f"modality_latents.{target}"): v for k, v in self.per_modality[source].state_dict().items()
+            k.replace(rename, f"modality_latents.{target}"): v
+            for k, v in self.per_modality[source].state_dict().items()
         }
         self.per_modality[target].load_state_dict(state)

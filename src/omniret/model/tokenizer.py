@@ -22,8 +22,15 @@ def byte_level_tokenizer(*, add_cls_sep: bool = True):
     tok.decoder = decoders.ByteLevel()
     if add_cls_sep:
         tok.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 1), ("[SEP]", 2)]
+            single="[CLS] $A [SEP]",
+            pair="[CLS] $A [SEP] $B [SEP]",
+            special_tokens=[("[CLS]", 1), ("[SEP]", 2)],
         )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", unk_token="[UNK]", eos_token="[SEP]"
+        tokenizer_object=tok,
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        unk_token="[UNK]",
+        eos_token="[SEP]",
     )

@@ -38,7 +38,9 @@ class Tower(nn.Module):
         return super().train(False)
 
 
-def _frames_to_mask(lengths: torch.Tensor | None, n: int, stride: int, batch: int, device) -> torch.Tensor | None:
+def _frames_to_mask(
+    lengths: torch.Tensor | None, n: int, stride: int, batch: int, device
+) -> torch.Tensor | None:
     if lengths is None:
         return None
     n_valid = torch.div(lengths + stride - 1, stride, rounding_mode="floor").clamp(1, n)  # ceil
@@ -166,7 +168,9 @@ def _build_hf_whisper(cfg: TowerConfig) -> Tower:
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
     if cfg.path is None:
-        return HFWhisperEncoderTower(encoder=WhisperEncoder(WhisperConfig(**cfg.hf_config)), pool_stride=cfg.pool_stride)
+        return HFWhisperEncoderTower(
+            encoder=WhisperEncoder(WhisperConfig(**cfg.hf_config)), pool_stride=cfg.pool_stride
+        )
     model = _hf_model(cfg, "whisper")
     encoder = model.get_encoder() if hasattr(model, "get_encoder") else model
     return HFWhisperEncoderTower(encoder=encoder, pool_stride=cfg.pool_stride)
@@ -175,6 +179,7 @@ def _build_hf_whisper(cfg: TowerConfig) -> Tower:
 def build_tower(cfg: TowerConfig) -> Tower:
     tower = TOWERS.get(cfg.kind)(cfg)
     if tower.dim != cfg.dim:
-        raise ValueError(f"towers.{cfg.modality}: built tower has width {tower.dim}, config says dim={cfg.dim}")
+        raise ValueError(
+            f"towers.{cfg.modality}: built tower has width {tower.dim}, config says dim={cfg.dim}"
+        )
     return tower.freeze()
-

@@ -1,0 +1,70 @@
+import pytest
+
+from omniret.config import (
+    ConfigError,
+    ModelConfig,
+    apply_overrides,
+    dump_config,
+    from_dict,
+    load_config,
+    preset_names,
+    to_dict,
+)
+from tests.conftest import tiny_config_dict
+
+
+def test_presets_exist_and_round_trip(tmp_path):
+    assert {"omniret-small", "omniret-paper"} <= set(preset_names())
+    for name in preset_names():
+        cfg = load_config(name)
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(dump_config(cfg))
+        assert load_config(path) == cfg
+
+
+def test_paper_preset_values():
+    cfg = load_config("omniret-paper")
+    assert (cfg.dim, cfg.resampler.num_latents) == (1536, 64)
+    assert (cfg.pooler.num_latents, cfg.pooler.num_refs, cfg.pooler.num_slices) == (128, 128, 4096)
+    assert (cfg.composer.lora.r, cfg.composer.lora.alpha) == (16, 64)
+    assert (cfg.towers["vision"].dim, cfg.towers["vision"].grid, cfg.towers["audio"].dim) == (
+        1152,
+        (27, 27),
+        1280,
+    )
+
+
+def test_unknown_key_is_named_with_its_path():
+    data = tiny_config_dict()
+    data["pooler"]["num_slice"] = 3
+    with pytest.raises(ConfigError, match=r"unknown config key 'pooler\.num_slice'"):
+        from_dict(ModelConfig, data)
+    data = tiny_config_dict()
+    data["towers"]["vision"]["colour"] = "red"
+    with pytest.raises(ConfigError, match=r"'towers\.vision\.colour'"):
+        from_dict(ModelConfig, data)
+
+
+def test_overrides_apply_typed_values_and_reject_unknown_keys():
+    cfg = load_config("omniret-small", ["pooler.num_slices=256", "composer.bidirectional=false"])
+    assert cfg.pooler.num_slices == 256 and cfg.composer.bidirectional is False
+    with pytest.raises(ConfigError, match=r"'resampler\.latents'"):
+        load_config("omniret-small", ["resampler.latents=3"])
+    with pytest.raises(ConfigError, match="must look like"):
+        apply_overrides({}, ["pooler.kind"])
+
+
+def test_wrong_type_is_rejected_with_the_key():
+    with pytest.raises(ConfigError, match=r"resampler\.depth: expected int"):
+        load_config("omniret-small", ["resampler.depth=two"])
+
+
+def test_unknown_source_names_presets():
+    with pytest.raises(ConfigError, match="omniret-small"):
+        load_config("no-such-preset")
+
+
+def test_tuples_survive_round_trip_as_tuples():
+    cfg = from_dict(ModelConfig, tiny_config_dict())
+    assert cfg.resampler.video_grid == (2, 2, 2)
+    assert to_dict(cfg)["resampler"]["video_grid"] == [2, 2, 2]
