@@ -137,3 +137,18 @@ def test_media_and_placeholders_must_agree():
         Sample()
     with pytest.raises(ValueError, match="unknown media modality 'smell'"):
         Media("smell", torch.zeros(1))
+
+
+@pytest.mark.parametrize("kind", ["separate", "none"])
+def test_resampler_variants(kind):
+    data = tiny_config_dict()
+    data["resampler"]["kind"] = kind
+    m = OmniRet.build(from_dict(ModelConfig, data)).eval()
+    out = m([Sample(media=[image()]), Sample(media=[audio(20), video(3)], text="x")])
+    assert out.embeddings.shape == (2, 40)
+    if kind == "none":  # all 16 image tokens reach the composer instead of M=4, and nothing to diversify
+        assert out.media_tokens is None
+        assert [t.shape[0] for t in m.encode_media([image(), audio(20)])] == [16, 10]
+    else:
+        assert out.media_tokens.shape == (3, 4, 32)
+    m.set_stage(2)  # separate resamplers copy image -> video too

@@ -50,10 +50,15 @@ class ResamplerConfig:
     ff_mult: int = 1  # r = 1 keeps the hidden width equal to D (paper; 84 M budget)
     kv_include_latents: bool = True  # Flamingo: latents attend to [media; latents]; False = pure Perceiver
     modality_latents: bool = True  # add a per-modality latent set to the shared one
-    shared: bool = True  # False = one resampler per modality (Table 5 ablation)
+    kind: str = "shared"  # shared | separate (one per modality) | none (all tower tokens; Table 5 ablations)
     modalities: tuple[str, ...] = ("image", "audio", "video")
     video_grid: tuple[int, int, int] = (4, 14, 14)  # (T', H', W') after trilinear interpolation
     max_frames: int = 8
+
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("shared", "separate", "none"):
+            raise ConfigError(f"resampler.kind must be shared, separate or none, got {self.kind!r}")
 
 
 @dataclass

@@ -41,7 +41,7 @@ def _count(module: torch.nn.Module, *, trainable: bool = False, lora: bool | Non
 def parameter_table(config: ModelConfig) -> list[ParamRow]:
     """Build ``config`` on the meta device and count per component for both training stages."""
     with torch.device("meta"):
-        model = OmniRet.build(config)
+        model = OmniRet.build(config, load_weights=False)
         model.set_stage(1)
         stage1 = {k: _count(m, trainable=True) for k, m in _components(model).items()}
         model.set_stage(2)

@@ -9,7 +9,6 @@ LoRA comes from peft, never hand-written.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -54,8 +53,8 @@ class Composer(nn.Module):
         self.has_lora = False
 
     @classmethod
-    def from_config(cls, cfg: ComposerConfig, *, dim: int) -> Composer:
-        backbone, tokenizer = load_backbone(cfg)
+    def from_config(cls, cfg: ComposerConfig, *, dim: int, load_weights: bool = True) -> Composer:
+        backbone, tokenizer = load_backbone(cfg, load_weights=load_weights)
         if backbone.config.hidden_size != dim:
             raise ValueError(f"composer hidden size {backbone.config.hidden_size} != model dim {dim}")
         composer = cls(
@@ -162,17 +161,21 @@ def _pad_right(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return out, mask
 
 
-def load_backbone(cfg: ComposerConfig):
-    """(model, tokenizer) from a local directory, or a random build of ``cfg.arch`` when path is None."""
+def load_backbone(cfg: ComposerConfig, *, load_weights: bool = True):
+    """(model, tokenizer) from a local directory or asset, or a random build of ``cfg.arch``.
+
+    ``load_weights=False`` keeps the architecture (and tokenizer) of ``cfg.path`` with random weights.
+    """
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     if cfg.path is not None:
-        path = Path(cfg.path)
-        if not path.is_dir():
-            raise FileNotFoundError(
-                f"composer directory not found: {path} (composer.path); no download is attempted"
-            )
-        return AutoModel.from_pretrained(str(path)), AutoTokenizer.from_pretrained(str(path))
+        from omniret.assets import resolve
+
+        path = str(resolve(cfg.path, what="composer.path"))
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        if load_weights:
+            return AutoModel.from_pretrained(path), tokenizer
+        return AutoModel.from_config(AutoConfig.from_pretrained(path)), tokenizer
     from omniret.model.tokenizer import BYTE_VOCAB_SIZE, byte_level_tokenizer
 
     hf_cfg = AutoConfig.for_model(cfg.arch, **cfg.hf_config)

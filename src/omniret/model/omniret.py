@@ -36,7 +36,7 @@ class OmniRet(nn.Module):
         config: ModelConfig,
         towers: dict[str, Tower],
         projectors: dict[str, Projector],
-        resampler: nn.Module,
+        resampler: nn.Module | None,
         composer: Composer,
         pooler: nn.Module,
     ) -> None:
@@ -48,7 +48,8 @@ class OmniRet(nn.Module):
         self.stage = 0
 
     @classmethod
-    def build(cls, config: ModelConfig) -> OmniRet:
+    def build(cls, config: ModelConfig, *, load_weights: bool = True) -> OmniRet:
+        """Towers and composer from their local weights (``load_weights``), heads freshly initialised."""
         r = config.resampler
         kwargs = dict(
             dim=config.dim,
@@ -64,10 +65,10 @@ class OmniRet(nn.Module):
         )
         return cls(
             config=config,
-            towers={k: build_tower(t) for k, t in config.towers.items()},
+            towers={k: build_tower(t, load_weights=load_weights) for k, t in config.towers.items()},
             projectors={k: Projector(in_dim=t.dim, dim=config.dim) for k, t in config.towers.items()},
-            resampler=SharedMediaResampler(**kwargs) if r.shared else SeparateMediaResamplers(**kwargs),
-            composer=Composer.from_config(config.composer, dim=config.dim),
+            resampler=_build_resampler(r.kind, kwargs),
+            composer=Composer.from_config(config.composer, dim=config.dim, load_weights=load_weights),
             pooler=build_pooler(config.dim, config.pooler),
         )
 
@@ -79,29 +80,29 @@ class OmniRet(nn.Module):
     # ------------------------------------------------------------------ media
 
     def encode_media(self, items: list[Media]) -> list[torch.Tensor]:
-        """Media items -> their resampled tokens, each (M, D), in input order."""
+        """Media items -> the tokens each contributes to the composer, (M, D) each, in input order."""
         out: list[torch.Tensor | None] = [None] * len(items)
         for modality in ("image", "audio", "video"):
             idx = [i for i, m in enumerate(items) if m.modality == modality]
             if idx:
-                resampled = self._resample_group(modality, [items[i] for i in idx])  # (n, M, D)
-                for j, i in enumerate(idx):
-                    out[i] = resampled[j]
+                for i, tokens in zip(idx, self._resample_group(modality, [items[i] for i in idx]), strict=True):
+                    out[i] = tokens
         return out  # type: ignore[return-value]
 
-    def _resample_group(self, modality: str, items: list[Media]) -> torch.Tensor:
+    def _resample_group(self, modality: str, items: list[Media]) -> list[torch.Tensor]:
         family = FAMILY[modality]
         if family not in self.towers:
             raise ValueError(f"this model has no {family} tower, so it cannot read {modality}")
         tower = self.towers[family]
         if modality == "video":
-            tokens, mask = (
-                torch.stack([self._video_grid(tower, m) for m in items]),
-                None,
-            )  # (n, T', H', W', d)
+            tokens, mask = torch.stack([self._video_grid(tower, m) for m in items]), None  # (n, T', H', W', d)
         else:
             tokens, mask = self._tower_tokens(tower, items)  # (n, N, d), (n, N)
-        return self.resampler(self.projectors[family](tokens), modality, mask)  # (n, M, D)
+        x = self.projectors[family](tokens)
+        if self.resampler is None:  # "no resampler" ablation: every real tower token goes to the composer
+            x = x.flatten(1, -2)  # (n, N, D); a video grid flattens to (n, T'H'W', D)
+            return list(x) if mask is None else [row[m] for row, m in zip(x, mask, strict=True)]
+        return list(self.resampler(x, modality, mask))  # n x (M, D)
 
     def _tower_tokens(self, tower: Tower, items: list[Media]) -> tuple[torch.Tensor, torch.Tensor | None]:
         if all(m.is_features for m in items):
@@ -124,7 +125,7 @@ class OmniRet(nn.Module):
                     f"video frame tokens {tuple(x.shape)} do not fit the tower grid {tower.grid}"
                 )
             x = x.reshape(x.shape[0], *tower.grid, x.shape[-1])  # (T, H, W, d)
-        return interpolate_video(x[None], self.resampler.video_grid)[0]
+        return interpolate_video(x[None], self.config.resampler.video_grid)[0]
 
     # ------------------------------------------------------------------ embedding
 
@@ -140,7 +141,8 @@ class OmniRet(nn.Module):
         texts = [render(s, template=c.template, normalize=c.normalize_text) for s in samples]
         hidden, mask = self.composer(texts, per_sample)  # (B, T, D), (B, T)
         emb = F.normalize(self.pooler(hidden, mask), dim=-1)
-        return EmbedOutput(emb, torch.stack(tokens) if tokens else None)
+        resampled = torch.stack(tokens) if tokens and self.resampler is not None else None
+        return EmbedOutput(emb, resampled)
 
     @torch.no_grad()
     def embed(self, samples: list[Sample]) -> torch.Tensor:
@@ -162,18 +164,25 @@ class OmniRet(nn.Module):
             raise ValueError(f"stage must be 1 or 2, got {stage}")
         self.requires_grad_(False)
         for part in (self.projectors, self.resampler, self.pooler):
-            part.requires_grad_(True)
+            if part is not None:
+                part.requires_grad_(True)
         if stage == 2:
             self.composer.add_lora(lora or self.config.composer.lora)
             for name, p in self.composer.named_parameters():
                 p.requires_grad_("lora_" in name)
             r = self.config.resampler
             has_video_latents = {"image", "video"} <= set(r.modalities) and (
-                r.modality_latents or not r.shared
+                r.kind == "separate" or (r.kind == "shared" and r.modality_latents)
             )
             if init_video_from_image and self.stage < 2 and has_video_latents:
                 self.resampler.init_modality_from("video", "image")
         self.stage = stage
+
+
+def _build_resampler(kind: str, kwargs: dict) -> nn.Module | None:
+    if kind == "none":
+        return None
+    return SharedMediaResampler(**kwargs) if kind == "shared" else SeparateMediaResamplers(**kwargs)
 
 
 def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,13 +9,16 @@ random stand-in of exactly the declared shapes, which is what shape tests and pa
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from omniret.assets import resolve
 from omniret.config import TowerConfig
+from omniret.recipes import AudioRecipe, ImageRecipe, recipe_hash
 from omniret.registry import Registry
 
 TOWERS: Registry = Registry("tower")
@@ -28,6 +31,8 @@ class Tower(nn.Module):
     modality: str = "vision"
     dim: int = 0
     grid: tuple[int, int] | None = None
+    recipe: ImageRecipe | AudioRecipe = ImageRecipe()
+    tower_id: str = ""  # identifies the weights; empty for random weights (never cached)
 
     def freeze(self) -> Tower:
         self.eval()
@@ -90,11 +95,20 @@ def _build_stand_in(cfg: TowerConfig) -> Tower:
 
 
 @TOWERS.register("efficientnet-lite0")
+def _build_efficientnet(cfg: TowerConfig) -> Tower:
+    from omniret.model.packaged import EfficientNetTower
+
+    weights = resolve(cfg.path, what="towers.vision.path") if cfg.path else None
+    return EfficientNetTower(weights=weights, image_size=cfg.image_size)
+
+
 @TOWERS.register("whisper-tiny-en")
-def _build_packaged(cfg: TowerConfig) -> Tower:
-    if cfg.path is not None:
-        raise NotImplementedError(f"loading {cfg.kind!r} weights arrives with the media layer (issue 3)")
-    return _stand_in(cfg)
+def _build_whisper_ct2(cfg: TowerConfig) -> Tower:
+    if cfg.path is None:  # CTranslate2 models cannot be randomly initialised: same-shape stand-in
+        return _stand_in(cfg)
+    from omniret.model.packaged import WhisperCT2Tower
+
+    return WhisperCT2Tower(path=resolve(cfg.path, what="towers.audio.path"))
 
 
 class HFVisionTower(Tower):
@@ -145,10 +159,7 @@ def _hf_model(cfg: TowerConfig, default_type: str):
     from transformers import AutoConfig, AutoModel
 
     if cfg.path is not None:
-        path = Path(cfg.path)
-        if not path.is_dir():
-            raise FileNotFoundError(f"tower directory not found: {path} (towers.{cfg.modality}.path)")
-        return AutoModel.from_pretrained(str(path))
+        return AutoModel.from_pretrained(str(resolve(cfg.path, what=f"towers.{cfg.modality}.path")))
     kwargs = dict(cfg.hf_config)
     model_type = kwargs.pop("model_type", default_type)
     return AutoModel.from_config(AutoConfig.for_model(model_type, **kwargs))
@@ -176,10 +187,42 @@ def _build_hf_whisper(cfg: TowerConfig) -> Tower:
     return HFWhisperEncoderTower(encoder=encoder, pool_stride=cfg.pool_stride)
 
 
-def build_tower(cfg: TowerConfig) -> Tower:
+def build_tower(cfg: TowerConfig, *, load_weights: bool = True) -> Tower:
+    """Build a frozen tower; ``load_weights=False`` gives the same architecture with random weights."""
+    if not load_weights and cfg.path is not None:
+        cfg = replace(cfg, path=None)
     tower = TOWERS.get(cfg.kind)(cfg)
     if tower.dim != cfg.dim:
-        raise ValueError(
-            f"towers.{cfg.modality}: built tower has width {tower.dim}, config says dim={cfg.dim}"
-        )
+        raise ValueError(f"towers.{cfg.modality}: built tower has width {tower.dim}, config says dim={cfg.dim}")
+    tower.recipe = _recipe(cfg)
+    tower.tower_id = f"{cfg.kind}:{cfg.path}:{recipe_hash(_identity(cfg))}" if cfg.path else ""
     return tower.freeze()
+
+
+def _identity(cfg: TowerConfig) -> dict:
+    return {"layer": cfg.feature_layer, "pool": cfg.pool_stride, "hf": cfg.hf_config}
+
+
+def _recipe(cfg: TowerConfig) -> ImageRecipe | AudioRecipe:
+    if cfg.modality == "audio":
+        return AudioRecipe(n_mels=cfg.n_mels)
+    if cfg.kind == "hf-vision" and cfg.path:
+        return _hf_image_recipe(resolve(cfg.path, what="towers.vision.path"), cfg.image_size)
+    return ImageRecipe(size=cfg.image_size)
+
+
+def _hf_image_recipe(path: Path, size: int) -> ImageRecipe:
+    """Read size/mean/std/cropping from a Hugging Face preprocessor_config.json when present."""
+    import json
+
+    file = path / "preprocessor_config.json"
+    if not file.is_file():
+        return ImageRecipe(size=size, resize="squash")
+    pre = json.loads(file.read_text())
+    crop = pre.get("do_center_crop", False)
+    return ImageRecipe(
+        size=size,
+        resize="shorter-crop" if crop else "squash",
+        mean=tuple(pre.get("image_mean", (0.5, 0.5, 0.5))),
+        std=tuple(pre.get("image_std", (0.5, 0.5, 0.5))),
+    )

@@ -1,0 +1,80 @@
+"""The packaged pretrained towers of ``omniret-small``: EfficientNet-Lite0 and Whisper tiny.en (CTranslate2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from omniret.model.efficientnet import EfficientNetLite0
+from omniret.model.towers import Tower
+
+
+class EfficientNetTower(Tower):
+    """Last EfficientNet-Lite0 feature map as tokens: (B, 3, S, S) in [-1, 1] -> (B, (S/32)^2, 1280)."""
+
+    def __init__(self, *, weights: Path | None, image_size: int = 224) -> None:
+        super().__init__()
+        self.net = EfficientNetLite0()
+        if weights is not None:
+            self.net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        self.modality, self.dim = "vision", 1280
+        self.grid = (image_size // 32, image_size // 32)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
+        fmap = self.net.feature_map(x)  # (B, 1280, h, w)
+        return fmap.flatten(2).transpose(1, 2), None  # (B, h*w, 1280)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """ImageNet probabilities (B, 1000) (used by the caption bridge)."""
+        return self.net(x).softmax(dim=-1)
+
+
+class WhisperCT2Tower(Tower):
+    """Whisper encoder states (50 tokens/s) from a CTranslate2 model, on the clip's own length.
+
+    The encoder accepts mel inputs shorter than 30 s, so a 3 s clip costs 150 tokens, not 1500;
+    longer audio is encoded in 30 s windows and the states are concatenated. Not differentiable
+    (CTranslate2 runs outside torch), which is fine: towers are frozen.
+    """
+
+    WINDOW = 3000  # mel frames per encoder call (30 s)
+
+    def __init__(self, *, path: Path, threads: int = 2, compute_type: str = "int8") -> None:
+        super().__init__()
+        from faster_whisper import WhisperModel
+
+        self.whisper = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=threads)
+        self.modality = "audio"
+        self.dim = self._probe_dim()
+
+    def _probe_dim(self) -> int:
+        return int(self._encode(torch.zeros(self.whisper.model.n_mels, 4)).shape[-1])
+
+    def _encode(self, mel: torch.Tensor) -> torch.Tensor:
+        """(n_mels, F) with F even -> (F/2, d)."""
+        import ctranslate2
+        import numpy as np
+
+        view = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None].numpy(), dtype=np.float32))
+        return torch.from_numpy(np.array(self.whisper.model.encode(view, to_cpu=True))[0])
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
+        n_frames = lengths.tolist() if lengths is not None else [x.shape[-1]] * x.shape[0]
+        rows = []
+        for mel, n in zip(x, n_frames, strict=True):
+            n = max(2, int(n) + int(n) % 2)  # the encoder halves the frame rate: keep F even
+            mel = F.pad(mel, (0, max(0, n - mel.shape[-1])))[:, :n]
+            rows.append(torch.cat([self._encode(mel[:, s : s + self.WINDOW]) for s in range(0, n, self.WINDOW)]))
+        width = max(r.shape[0] for r in rows)
+        tokens = torch.zeros(len(rows), width, self.dim)
+        mask = torch.zeros(len(rows), width, dtype=torch.bool)
+        for i, r in enumerate(rows):
+            tokens[i, : r.shape[0]], mask[i, : r.shape[0]] = r, True
+        return tokens, mask
+
+    def transcribe(self, wave, *, language: str = "en") -> str:
+        """Speech recognition of a 16 kHz mono wave (greedy decoding)."""
+        segments, _ = self.whisper.transcribe(wave, beam_size=1, language=language, vad_filter=False)
+        return " ".join(s.text.strip() for s in segments).strip()
