@@ -18,6 +18,7 @@ from omniret.config import (
     load_config,
     preset_names,
 )
+from omniret.inputs import OmniInput
 from omniret.model import Media, OmniRet, Sample
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ __all__ = [
     "LossConfig",
     "Media",
     "ModelConfig",
+    "OmniInput",
     "OmniRet",
     "PoolerConfig",
     "ResamplerConfig",
@@ -37,6 +39,7 @@ __all__ = [
     "__version__",
     "build_model",
     "load_config",
+    "load_model",
     "preset_names",
 ]
 
@@ -44,3 +47,10 @@ __all__ = [
 def build_model(source: str = "omniret-small", overrides: list[str] | tuple[str, ...] = ()) -> OmniRet:
     """Build an OmniRet from a preset name or YAML file (random weights where no local path is set)."""
     return OmniRet.build(load_config(source, overrides))
+
+
+def load_model(source: str = "omniret-small", **kwargs):
+    """A ready-to-encode model: preset name, checkpoint dir, YAML file or 'bridge-caption' (see omniret.api)."""
+    from omniret.api import load_model as _load
+
+    return _load(source, **kwargs)

@@ -53,8 +53,6 @@ class ResamplerConfig:
     kind: str = "shared"  # shared | separate (one per modality) | none (all tower tokens; Table 5 ablations)
     modalities: tuple[str, ...] = ("image", "audio", "video")
     video_grid: tuple[int, int, int] = (4, 14, 14)  # (T', H', W') after trilinear interpolation
-    max_frames: int = 8
-
 
     def __post_init__(self) -> None:
         if self.kind not in ("shared", "separate", "none"):
@@ -124,6 +122,25 @@ class LossConfig:
 
 
 @dataclass
+class MediaConfig:
+    """How files become tower inputs (part of every recipe hash)."""
+
+    max_frames: int = 8  # video frames sampled per clip (model card of OmniRet: 8)
+    frame_sampling: str = "uniform"  # uniform | keyframe
+    video_audio: str = "early"  # audio track: early (one sequence), late (fused after pooling) or off
+    max_audio_seconds: float = 600.0  # longer inputs are refused (split them; `omniret index` does)
+    max_image_pixels: int = 64_000_000
+
+    def __post_init__(self) -> None:
+        if self.frame_sampling not in ("uniform", "keyframe"):
+            raise ConfigError(
+                f"media.frame_sampling must be uniform or keyframe, got {self.frame_sampling!r}"
+            )
+        if self.video_audio not in ("early", "late", "off"):
+            raise ConfigError(f"media.video_audio must be early, late or off, got {self.video_audio!r}")
+
+
+@dataclass
 class ModelConfig:
     """A whole OmniRet model: towers -> projectors -> resampler -> composer -> pooler."""
 
@@ -133,6 +150,7 @@ class ModelConfig:
     resampler: ResamplerConfig = field(default_factory=ResamplerConfig)
     composer: ComposerConfig = field(default_factory=ComposerConfig)
     pooler: PoolerConfig = field(default_factory=PoolerConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
 
     def __post_init__(self) -> None:
         for key, tower in self.towers.items():

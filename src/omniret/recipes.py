@@ -16,7 +16,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ImageRecipe:
     size: int = 224  # square input side
-    resize: str = "shorter-crop"  # "shorter-crop": resize shorter side to size/crop_ratio, centre crop; "squash"
+    resize: str = (
+        "shorter-crop"  # "shorter-crop": resize shorter side to size/crop_ratio, centre crop; "squash"
+    )
     crop_ratio: float = 0.875
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)  # (x/255 - mean)/std; 0.5/0.5 -> [-1, 1]
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)

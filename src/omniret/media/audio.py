@@ -13,14 +13,16 @@ SAMPLE_RATE = 16000
 MAX_SECONDS = 4 * 3600.0
 
 
-def load_audio(src, *, sample_rate: int = SAMPLE_RATE, max_seconds: float = MAX_SECONDS) -> np.ndarray:
+def load_audio(
+    src, *, sample_rate: int = SAMPLE_RATE, max_seconds: float = MAX_SECONDS, name: str | None = None
+) -> np.ndarray:
     """Path, bytes, a float array at ``sample_rate``, or an (array, rate) tuple -> mono float32 (n,)."""
     if isinstance(src, tuple) and len(src) == 2 and isinstance(src[0], np.ndarray):
         return _check(resample(_mono(src[0]), int(src[1]), sample_rate), "<array>", sample_rate, max_seconds)
     if isinstance(src, np.ndarray):
         return _check(_mono(src), "<array>", sample_rate, max_seconds)
     data = read_bytes(src)
-    name = describe(src)
+    name = name or describe(src)
     return _check(decode_audio(data, name, sample_rate=sample_rate), name, sample_rate, max_seconds)
 
 
@@ -49,11 +51,15 @@ def _decode_soundfile(data: bytes, sample_rate: int) -> np.ndarray:
     except sf.LibsndfileError as err:
         raise RuntimeError(str(err)) from None
     if info.frames > 0 and wave.shape[0] < info.frames:
-        raise CorruptMediaError("", f"truncated: header promises {info.frames} samples, file holds {wave.shape[0]}")
+        raise CorruptMediaError(
+            "", f"truncated: header promises {info.frames} samples, file holds {wave.shape[0]}"
+        )
     return resample(_mono(wave), rate, sample_rate)
 
 
-def decode_audio_stream(data: bytes, name: str, *, sample_rate: int = SAMPLE_RATE, stream_required: bool = True):
+def decode_audio_stream(
+    data: bytes, name: str, *, sample_rate: int = SAMPLE_RATE, stream_required: bool = True
+):
     """The first audio stream of any FFmpeg-readable container, resampled by libswresample.
 
     Returns None when the container has no audio stream and ``stream_required`` is False.
@@ -97,7 +103,9 @@ def _check(wave: np.ndarray, name: str, rate: int, max_seconds: float) -> np.nda
     if wave.size == 0:
         raise EmptyMediaError(name, "no audio samples")
     if wave.size / rate > max_seconds:
-        raise MediaTooLargeError(name, f"audio is {wave.size / rate:.0f} s, over the {max_seconds:.0f} s limit")
+        raise MediaTooLargeError(
+            name, f"audio is {wave.size / rate:.0f} s, over the {max_seconds:.0f} s limit"
+        )
     if not np.isfinite(wave).all():
         raise CorruptMediaError(name, "audio contains NaN or infinite samples")
     return wave

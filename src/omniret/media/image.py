@@ -8,15 +8,23 @@ import warnings
 import numpy as np
 import torch
 
-from omniret.media.errors import CorruptMediaError, MediaTooLargeError, UnsupportedMediaError, WrongModalityError
+from omniret.media.errors import (
+    CorruptMediaError,
+    MediaTooLargeError,
+    UnsupportedMediaError,
+    WrongModalityError,
+)
 from omniret.media.source import describe, read_bytes, sniff
 from omniret.recipes import ImageRecipe
 
 MAX_PIXELS = 64_000_000  # larger images are refused, not decoded (decompression bombs, FEASIBILITY.md)
 
 
-def load_image(src, *, max_pixels: int = MAX_PIXELS):
-    """Path, bytes, PIL image or array (H, W[, C]) -> RGB PIL image, EXIF-rotated, alpha on white."""
+def load_image(src, *, max_pixels: int = MAX_PIXELS, name: str | None = None):
+    """Path, bytes, PIL image or array (H, W[, C]) -> RGB PIL image, EXIF-rotated, alpha on white.
+
+    ``name`` labels errors when ``src`` is bytes read from a file elsewhere.
+    """
     from PIL import Image
 
     if isinstance(src, Image.Image):
@@ -24,7 +32,7 @@ def load_image(src, *, max_pixels: int = MAX_PIXELS):
     if isinstance(src, np.ndarray):
         return to_rgb(Image.fromarray(_as_uint8(src, describe(src))))
     data = read_bytes(src)
-    return to_rgb(decode_image(data, describe(src), max_pixels=max_pixels))
+    return to_rgb(decode_image(data, name or describe(src), max_pixels=max_pixels))
 
 
 def decode_image(data: bytes, name: str, *, max_pixels: int = MAX_PIXELS):
@@ -38,7 +46,9 @@ def decode_image(data: bytes, name: str, *, max_pixels: int = MAX_PIXELS):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             if img.width * img.height > max_pixels:
-                raise MediaTooLargeError(name, f"image is {img.width}x{img.height}, over the {max_pixels}-pixel limit")
+                raise MediaTooLargeError(
+                    name, f"image is {img.width}x{img.height}, over the {max_pixels}-pixel limit"
+                )
             img.load()
             return ImageOps.exif_transpose(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -29,12 +29,13 @@ def load_video(
     start: float | None = None,
     end: float | None = None,
     with_audio: bool = True,
+    name: str | None = None,
 ) -> VideoClip:
     """Decode at most ``max_frames`` frames (uniform over [start, end] or keyframes) plus the audio."""
     if sampling not in ("uniform", "keyframe"):
         raise ValueError(f"sampling must be 'uniform' or 'keyframe', got {sampling!r}")
     data = read_bytes(src)
-    name = describe(src)
+    name = name or describe(src)
     kind = sniff(data)
     if kind in ("image", "audio", "text"):
         raise WrongModalityError(name, f"expected a video but the content is {kind}")

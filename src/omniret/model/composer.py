@@ -168,6 +168,10 @@ def load_backbone(cfg: ComposerConfig, *, load_weights: bool = True):
     """
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+    from omniret._quiet import quiet_transformers
+
+    quiet_transformers()
+
     if cfg.path is not None:
         from omniret.assets import resolve
 

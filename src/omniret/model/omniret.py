@@ -85,7 +85,9 @@ class OmniRet(nn.Module):
         for modality in ("image", "audio", "video"):
             idx = [i for i, m in enumerate(items) if m.modality == modality]
             if idx:
-                for i, tokens in zip(idx, self._resample_group(modality, [items[i] for i in idx]), strict=True):
+                for i, tokens in zip(
+                    idx, self._resample_group(modality, [items[i] for i in idx]), strict=True
+                ):
                     out[i] = tokens
         return out  # type: ignore[return-value]
 
@@ -95,7 +97,10 @@ class OmniRet(nn.Module):
             raise ValueError(f"this model has no {family} tower, so it cannot read {modality}")
         tower = self.towers[family]
         if modality == "video":
-            tokens, mask = torch.stack([self._video_grid(tower, m) for m in items]), None  # (n, T', H', W', d)
+            tokens, mask = (
+                torch.stack([self._video_grid(tower, m) for m in items]),
+                None,
+            )  # (n, T', H', W', d)
         else:
             tokens, mask = self._tower_tokens(tower, items)  # (n, N, d), (n, N)
         x = self.projectors[family](tokens)

@@ -66,7 +66,9 @@ class WhisperCT2Tower(Tower):
         for mel, n in zip(x, n_frames, strict=True):
             n = max(2, int(n) + int(n) % 2)  # the encoder halves the frame rate: keep F even
             mel = F.pad(mel, (0, max(0, n - mel.shape[-1])))[:, :n]
-            rows.append(torch.cat([self._encode(mel[:, s : s + self.WINDOW]) for s in range(0, n, self.WINDOW)]))
+            rows.append(
+                torch.cat([self._encode(mel[:, s : s + self.WINDOW]) for s in range(0, n, self.WINDOW)])
+            )
         width = max(r.shape[0] for r in rows)
         tokens = torch.zeros(len(rows), width, self.dim)
         mask = torch.zeros(len(rows), width, dtype=torch.bool)

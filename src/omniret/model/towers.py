@@ -158,6 +158,10 @@ class HFWhisperEncoderTower(Tower):
 def _hf_model(cfg: TowerConfig, default_type: str):
     from transformers import AutoConfig, AutoModel
 
+    from omniret._quiet import quiet_transformers
+
+    quiet_transformers()
+
     if cfg.path is not None:
         return AutoModel.from_pretrained(str(resolve(cfg.path, what=f"towers.{cfg.modality}.path")))
     kwargs = dict(cfg.hf_config)
@@ -193,7 +197,9 @@ def build_tower(cfg: TowerConfig, *, load_weights: bool = True) -> Tower:
         cfg = replace(cfg, path=None)
     tower = TOWERS.get(cfg.kind)(cfg)
     if tower.dim != cfg.dim:
-        raise ValueError(f"towers.{cfg.modality}: built tower has width {tower.dim}, config says dim={cfg.dim}")
+        raise ValueError(
+            f"towers.{cfg.modality}: built tower has width {tower.dim}, config says dim={cfg.dim}"
+        )
     tower.recipe = _recipe(cfg)
     tower.tower_id = f"{cfg.kind}:{cfg.path}:{recipe_hash(_identity(cfg))}" if cfg.path else ""
     return tower.freeze()

@@ -1,0 +1,172 @@
+"""The encode API: ``load_model(name_or_dir).encode([OmniInput(...), ...]) -> (n, dim) float32``."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from omniret.cache import FeatureCache
+from omniret.checkpoint import is_checkpoint, load_checkpoint, recipes, weights_hash
+from omniret.config import load_config, preset_names
+from omniret.features import FeatureExtractor
+from omniret.inputs import OmniInput
+from omniret.model import Media, OmniRet, Sample
+
+SHIPPED = Path(__file__).parent / "weights"  # trained heads that ship with the package, one dir per preset
+
+
+class Embedder:
+    """An OmniRet model plus its media pipeline and feature cache."""
+
+    def __init__(
+        self, model: OmniRet, *, cache: FeatureCache | None = None, model_id: str | None = None
+    ) -> None:
+        self.model = model.eval()
+        self.cache = cache
+        self.model_id = model_id or model.config.name
+        self.features = FeatureExtractor(dict(model.towers.items()), model.config.media, cache)
+
+    @property
+    def dim(self) -> int:
+        return self.model.dim
+
+    @property
+    def weights_hash(self) -> str:
+        return weights_hash(self.model)
+
+    @property
+    def recipes(self) -> dict:
+        return recipes(self.model)
+
+    def encode(self, inputs: list[OmniInput], *, batch_size: int = 16, progress: bool = False) -> np.ndarray:
+        """Unit embeddings (n, dim) float32 in input order; inputs are batched by modality signature."""
+        inputs = list(inputs)
+        for i, x in enumerate(inputs):
+            if not isinstance(x, OmniInput):
+                raise TypeError(f"inputs[{i}] is {type(x).__name__}, expected omniret.OmniInput")
+        out = np.zeros((len(inputs), self.dim), dtype=np.float32)
+        order = sorted(range(len(inputs)), key=lambda i: (inputs[i].signature(), len(inputs[i].text or "")))
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        for chunk in _progress(chunks, progress, total=len(inputs)):
+            out[chunk] = self._encode_chunk([inputs[i] for i in chunk])
+        return out
+
+    @torch.no_grad()
+    def _encode_chunk(self, chunk: list[OmniInput]) -> np.ndarray:
+        streams = self._samples(chunk)  # 1 sample per input, 2 for late-fused videos
+        flat = [s for group in streams for s in group]
+        emb = self.model.embed(flat)
+        rows, k = [], 0
+        for group in streams:  # late fusion: average the streams' unit vectors, renormalise
+            rows.append(F.normalize(emb[k : k + len(group)].mean(0), dim=-1))
+            k += len(group)
+        return torch.stack(rows).float().numpy()
+
+    def _samples(self, chunk: list[OmniInput]) -> list[list[Sample]]:
+        """Media -> cached tower tokens -> model samples (one field of the chunk at a time, batched)."""
+        feats: dict[str, list] = {}
+        for field in ("image", "audio", "video"):
+            values: list = [None] * len(chunk)
+            groups: dict = {}
+            for i, x in enumerate(chunk):
+                if getattr(x, field) is not None:  # spans are part of the cache key: batch per span
+                    groups.setdefault(None if field == "image" else x.span, []).append(i)
+            for span, group in groups.items():
+                got = self._extract(field, [getattr(chunk[i], field) for i in group], span)
+                for i, g in zip(group, got, strict=True):
+                    values[i] = g
+            feats[field] = values
+        return [self._streams(x, i, feats) for i, x in enumerate(chunk)]
+
+    def _extract(self, field: str, sources: list, span) -> list:
+        if field == "image":
+            return self.features.images(sources)
+        if field == "audio":
+            return self.features.audios(sources, span=span)
+        return self.features.videos(sources, span=span)
+
+    def _streams(self, x: OmniInput, i: int, feats: dict) -> list[Sample]:
+        media = []
+        if x.image is not None:
+            media.append(Media("image", feats["image"][i], is_features=True))
+        if x.audio is not None:
+            media.append(Media("audio", feats["audio"][i], is_features=True))
+        if x.video is None:
+            return [Sample(text=x.text, media=media, instruction=x.instruction)]
+        frames, track = feats["video"][i]
+        video = Media("video", frames, is_features=True)
+        if track is None or self.model.config.media.video_audio == "off":
+            return [Sample(text=x.text, media=[*media, video], instruction=x.instruction)]
+        track_media = Media("audio", track, is_features=True)
+        if self.model.config.media.video_audio == "early":  # one sequence: <video> <audio> text
+            return [Sample(text=x.text, media=[*media, video, track_media], instruction=x.instruction)]
+        return [  # late (Omni-Embed-Nemotron): separate streams, fused after pooling
+            Sample(text=x.text, media=[*media, video], instruction=x.instruction),
+            Sample(text=x.text, media=[*media, track_media], instruction=x.instruction),
+        ]
+
+    def transcribe(self, audio) -> str:
+        """Speech recognition with the audio tower, when it can (Whisper CT2)."""
+        from omniret.media import load_audio
+
+        tower = self.model.towers["audio"] if "audio" in self.model.towers else None
+        if tower is None or not hasattr(tower, "transcribe"):
+            raise ValueError(f"the audio tower of {self.model_id} cannot transcribe")
+        return tower.transcribe(load_audio(audio))
+
+
+def _progress(chunks: list, enabled: bool, *, total: int):
+    if not enabled:
+        yield from chunks
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("encoding", total=total)
+        for chunk in chunks:
+            yield chunk
+            bar.advance(task, len(chunk))
+
+
+def load_model(
+    source: str | Path = "omniret-small",
+    *,
+    cache: bool | str | Path = True,
+    overrides: list[str] | tuple[str, ...] = (),
+):
+    """A ready-to-encode model from a preset name, a checkpoint directory, a YAML file or ``bridge-caption``.
+
+    A preset loads the trained heads shipped with the package when there are any; otherwise its heads
+    are freshly initialised and a warning says so. ``cache`` is True (default directory), False, or a path.
+    """
+    feature_cache = None
+    if cache:
+        feature_cache = FeatureCache(None if cache is True else cache)
+    name = str(source)
+    if name == "bridge-caption":
+        from omniret.bridge import BridgeCaption
+
+        return BridgeCaption(cache=feature_cache)
+    if is_checkpoint(name):
+        return Embedder(
+            load_checkpoint(name, overrides=overrides), cache=feature_cache, model_id=Path(name).name
+        )
+    if name in preset_names() and is_checkpoint(SHIPPED / name):
+        return Embedder(
+            load_checkpoint(SHIPPED / name, overrides=overrides), cache=feature_cache, model_id=name
+        )
+    if name in preset_names() or Path(name).is_file():
+        model = OmniRet.build(load_config(name, overrides))
+        warnings.warn(
+            f"{name}: no trained heads found; projector, resampler and pooler are randomly initialised, "
+            "so embeddings are not meaningful until the model is trained (omniret train)",
+            stacklevel=2,
+        )
+        return Embedder(model, cache=feature_cache, model_id=name)
+    raise FileNotFoundError(
+        f"{name!r} is not a preset ({', '.join(preset_names())}), 'bridge-caption', a checkpoint directory or a YAML file"
+    )

@@ -1,0 +1,136 @@
+"""``bridge-caption``: the zero-training "caption, then text retrieval" baseline (OmniRet Table 4).
+
+Every medium becomes weighted text in all-MiniLM-L6-v2's space: an image becomes its top-k
+ImageNet class names weighted by probability (ConSE), speech becomes its Whisper transcript, a
+video both (mean frame probabilities + the transcript of its track), and a composed input the
+concatenation of its parts. No parameter is trained; instructions are ignored (MiniLM is not
+instruction-tuned).
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import cached_property
+from importlib import resources
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from omniret.assets import asset_path
+from omniret.inputs import OmniInput
+from omniret.media import load_audio, load_image, load_video, to_pixels
+from omniret.recipes import ImageRecipe
+
+MAX_CAPTIONS = 10
+
+
+def imagenet_names() -> list[str]:
+    """The first WordNet lemma of each ImageNet-1k class, in model output order."""
+    text = resources.files("omniret.data").joinpath("imagenet_classes.tsv").read_text()
+    rows = [line.split("\t")[1] for line in text.splitlines() if line and not line.startswith("#")]
+    return [row.split(",")[0].strip() for row in rows]
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2 sentence embeddings (masked mean pooling, L2-normalised), from the packaged asset."""
+
+    def __init__(self) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        from omniret._quiet import quiet_transformers
+
+        quiet_transformers()
+
+        path = str(asset_path("minilm-l6"))
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModel.from_pretrained(path).eval()
+
+    @torch.no_grad()
+    def __call__(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+        out = []
+        for i in range(0, len(texts), batch_size):
+            batch = self.tokenizer(texts[i : i + batch_size], padding=True, truncation=True, max_length=256,
+                                   return_tensors="pt")  # fmt: skip
+            hidden = self.model(**batch).last_hidden_state  # (b, T, 384)
+            w = batch["attention_mask"][..., None].float()
+            out.append(F.normalize((hidden * w).sum(1) / w.sum(1).clamp(min=1), dim=-1))
+        return torch.cat(out) if out else torch.zeros(0, 384)
+
+
+class BridgeCaption:
+    """Same interface as ``Embedder``: ``encode(inputs) -> (n, 384)``."""
+
+    model_id = "bridge-caption"
+    dim = 384
+
+    def __init__(self, *, cache=None, top_k: int = 5, template: str = "a photo of a {}") -> None:
+        self.cache, self.top_k, self.template = cache, top_k, template
+        self.names = imagenet_names()
+        self.recipe = ImageRecipe(size=224)
+        self.text = MiniLM()
+        self.recipes = {"towers": {"vision": f"efficientnet-lite0 top-{top_k}", "audio": "whisper-tiny-en asr"}}
+
+    @cached_property
+    def vision(self):
+        from omniret.model.packaged import EfficientNetTower
+
+        return EfficientNetTower(weights=asset_path("efficientnet-lite0")).freeze()
+
+    @cached_property
+    def whisper(self):
+        from omniret.model.packaged import WhisperCT2Tower
+
+        return WhisperCT2Tower(path=asset_path("whisper-tiny-en"))
+
+    @property
+    def weights_hash(self) -> str:
+        return "bridge-caption-v1"
+
+    def encode(self, inputs: list[OmniInput], *, batch_size: int = 16, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(inputs), self.dim), dtype=np.float32)
+        for i, x in enumerate(inputs):
+            captions = self.captions(x)
+            emb = self.text([c for c, _ in captions])
+            w = torch.tensor([w for _, w in captions])[:, None]
+            out[i] = F.normalize((emb * w).sum(0), dim=-1).numpy()
+        return out
+
+    def captions(self, x: OmniInput) -> list[tuple[str, float]]:
+        """Weighted captions of one input: the product of its parts' alternatives, top MAX_CAPTIONS."""
+        parts: list[list[tuple[str, float]]] = []
+        if x.image is not None:
+            parts.append(self._classes(self._probs([load_image(x.image)])))
+        if x.audio is not None:
+            parts.append([(self.whisper.transcribe(_cut(load_audio(x.audio), x.span)), 1.0)])
+        if x.video is not None:
+            t0, t1 = x.span or (None, None)
+            clip = load_video(x.video, start=t0, end=t1)
+            parts.append(self._classes(self._probs(clip.frames)))
+            if clip.audio is not None and clip.audio.size >= 1600:
+                parts.append([(self.whisper.transcribe(clip.audio), 1.0)])
+        if x.text:
+            parts.append([(x.text, 1.0)])
+        combos = [
+            (" ".join(t for t, _ in c if t), float(np.prod([w for _, w in c])))
+            for c in itertools.product(*parts)
+        ]
+        combos = sorted(combos, key=lambda c: -c[1])[:MAX_CAPTIONS]
+        total = sum(w for _, w in combos)
+        return [(t, w / total) for t, w in combos]
+
+    @torch.no_grad()
+    def _probs(self, images: list) -> torch.Tensor:
+        pixels = torch.stack([to_pixels(img, self.recipe) for img in images])
+        return self.vision.classify(pixels).mean(0)  # (1000,)
+
+    def _classes(self, probs: torch.Tensor) -> list[tuple[str, float]]:
+        p, idx = probs.topk(self.top_k)
+        return [
+            (self.template.format(self.names[i]), float(w))
+            for w, i in zip(p / p.sum(), idx.tolist(), strict=True)
+        ]
+
+
+def _cut(wave: np.ndarray, span) -> np.ndarray:
+    return wave if span is None else wave[int(span[0] * 16000) : int(span[1] * 16000)]
