@@ -7,11 +7,13 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test test-slow test-all lint demo clean
+.PHONY: install system-deps test test-slow test-all lint demo clean
+
+# Debian packages with real test data (human speech + transcripts). Installed when missing and root.
+APT_PACKAGES := asterisk-core-sounds-en-wav asterisk-core-sounds-en
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade --quiet pip
 	# torch first, exactly this version: the CPU wheel lies on local disk; anything else pulls CUDA.
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -c requirements/constraints.txt -e ".[dev]"
@@ -19,14 +21,22 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 
 install: $(VENV)/.installed
 
-test: install
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages (tests that need them will fail): $$missing"; fi; \
+	fi
+
+test: install system-deps
 	$(VENV)/bin/ruff check src tests
 	$(PY) -m pytest -m "not slow" -q
 
-test-slow: install
+test-slow: install system-deps
 	$(PY) -m pytest -m slow -q
 
-test-all: install
+test-all: install system-deps
 	$(PY) -m pytest -q
 
 lint: install

@@ -10,7 +10,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from omniret.config import ModelConfig, from_dict
+from omniret.config import ComposerConfig, ModelConfig, from_dict
 
 BERT = dict(
     vocab_size=300,
@@ -89,6 +89,41 @@ def tiny_config_dict(composer: str = "bert", pooler: str = "aswp") -> dict:
 
 def tiny_config(composer: str = "bert", pooler: str = "aswp") -> ModelConfig:
     return from_dict(ModelConfig, tiny_config_dict(composer, pooler))
+
+
+@pytest.fixture(scope="session")
+def hf_dirs(tmp_path_factory):
+    """Tiny random SigLIP, Whisper and BERT saved as local Hugging Face directories."""
+    import json
+
+    from transformers import AutoConfig, AutoModel, WhisperConfig, WhisperModel
+
+    root = tmp_path_factory.mktemp("hf")
+    cfg = tiny_config_dict()
+    vision = dict(cfg["towers"]["vision"]["hf_config"])
+    model = AutoModel.from_config(AutoConfig.for_model(vision.pop("model_type"), **vision))
+    model.save_pretrained(root / "siglip")
+    (root / "siglip" / "preprocessor_config.json").write_text(
+        json.dumps({"do_center_crop": False, "image_mean": [0.5] * 3, "image_std": [0.5] * 3})
+    )
+    whisper = WhisperConfig(**cfg["towers"]["audio"]["hf_config"], decoder_layers=1, decoder_attention_heads=2,
+                            decoder_ffn_dim=32)  # fmt: skip
+    WhisperModel(whisper).save_pretrained(root / "whisper")
+    from omniret.model.composer import load_backbone
+
+    bert, tok = load_backbone(ComposerConfig(arch="bert", hf_config=cfg["composer"]["hf_config"]))
+    bert.save_pretrained(root / "bert")
+    tok.save_pretrained(root / "bert")
+    return root
+
+
+def local_config_dict(hf_dirs) -> dict:
+    """The tiny config with towers and composer loaded from local directories (so features are cacheable)."""
+    data = tiny_config_dict()
+    data["towers"]["vision"]["path"] = str(hf_dirs / "siglip")
+    data["towers"]["audio"]["path"] = str(hf_dirs / "whisper")
+    data["composer"] = {"path": str(hf_dirs / "bert"), "lora": {"r": 4, "alpha": 16, "dropout": 0.0}}
+    return data
 
 
 @pytest.fixture(autouse=True)

@@ -25,10 +25,13 @@ def test_hf_whisper_tower_is_trimmed_to_real_length():
     assert mask.sum(1).tolist() == [10, 5]
 
 
-def test_whisper_window_overflow_is_an_error():
+def test_whisper_long_audio_is_encoded_window_by_window():
     _, audio = towers()
-    with pytest.raises(ValueError, match="exceeds the 32-frame window"):
-        audio(torch.randn(1, 8, 40))
+    x = torch.randn(1, 8, 70)  # 32-frame windows: 32 + 32 + 6 frames -> 16 + 16 + 3 tokens
+    tokens, mask = audio(x)
+    assert tokens.shape == (1, 35, 16) and mask.all()
+    first, _ = audio(x[..., :32])
+    torch.testing.assert_close(tokens[:, :16], first)
 
 
 def test_towers_are_frozen_and_stay_in_eval():

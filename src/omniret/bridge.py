@@ -69,7 +69,9 @@ class BridgeCaption:
         self.names = imagenet_names()
         self.recipe = ImageRecipe(size=224)
         self.text = MiniLM()
-        self.recipes = {"towers": {"vision": f"efficientnet-lite0 top-{top_k}", "audio": "whisper-tiny-en asr"}}
+        self.recipes = {
+            "towers": {"vision": f"efficientnet-lite0 top-{top_k}", "audio": "whisper-tiny-en asr"}
+        }
 
     @cached_property
     def vision(self):

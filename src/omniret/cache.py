@@ -58,7 +58,7 @@ class FeatureCache:
         try:
             tensors = load_file(path)
             os.utime(path)  # LRU: a hit makes the entry recent
-        except (FileNotFoundError, OSError, ValueError):  # absent, evicted meanwhile, or a damaged file
+        except Exception:  # absent, evicted meanwhile, or damaged: a cache must never crash the caller
             self.misses += 1
             return None
         self.hits += 1

@@ -32,6 +32,9 @@ def decode_audio(data: bytes, name: str, *, sample_rate: int = SAMPLE_RATE) -> n
         raise WrongModalityError(name, "expected audio but the content is an image")
     if kind == "text":
         raise WrongModalityError(name, "expected audio but the content is text")
+    short = _wav_shortfall(data)
+    if short > 0:
+        raise CorruptMediaError(name, f"truncated: the WAV data chunk is {short} bytes shorter than its header says")
     if data[:4] in (b"RIFF", b"fLaC", b"OggS"):
         try:
             return _decode_soundfile(data, sample_rate)
@@ -109,3 +112,16 @@ def _check(wave: np.ndarray, name: str, rate: int, max_seconds: float) -> np.nda
     if not np.isfinite(wave).all():
         raise CorruptMediaError(name, "audio contains NaN or infinite samples")
     return wave
+
+
+def _wav_shortfall(data: bytes) -> int:
+    """Bytes missing from a RIFF/WAVE data chunk (libsndfile silently reads what is there)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return 0
+    pos = 12
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if data[pos : pos + 4] == b"data":
+            return 0 if size == 0xFFFFFFFF else max(0, size - (len(data) - pos - 8))
+        pos += 8 + size + (size & 1)
+    return 0

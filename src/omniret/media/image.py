@@ -10,6 +10,7 @@ import torch
 
 from omniret.media.errors import (
     CorruptMediaError,
+    MediaError,
     MediaTooLargeError,
     UnsupportedMediaError,
     WrongModalityError,
@@ -51,6 +52,8 @@ def decode_image(data: bytes, name: str, *, max_pixels: int = MAX_PIXELS):
                 )
             img.load()
             return ImageOps.exif_transpose(img)
+    except MediaError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise MediaTooLargeError(name, f"image is over the {max_pixels}-pixel limit") from None
     except UnidentifiedImageError:

@@ -140,19 +140,21 @@ class HFWhisperEncoderTower(Tower):
         self.window = 2 * cfg.max_source_positions  # mel frames the encoder requires
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
-        if x.shape[-1] > self.window:
-            raise ValueError(f"audio of {x.shape[-1]} mel frames exceeds the {self.window}-frame window")
-        x = F.pad(x, (0, self.window - x.shape[-1]))  # (B, n_mels, window)
-        tokens = self.encoder(input_features=x).last_hidden_state  # (B, window/2, d)
-        stride = 2
-        if self.pool_stride > 1:
-            tokens = F.avg_pool1d(tokens.transpose(1, 2), self.pool_stride).transpose(1, 2)
-            stride *= self.pool_stride
+        """(B, n_mels, F) -> tokens (B, N, d) + mask; long inputs are encoded window by window."""
+        stride = 2 * self.pool_stride  # mel frames per output token
+        chunks = []
+        for start in range(0, max(x.shape[-1], 1), self.window):
+            piece = x[..., start : start + self.window]
+            n_tok = -(-piece.shape[-1] // stride)  # tokens this window really covers
+            piece = F.pad(piece, (0, self.window - piece.shape[-1]))  # (B, n_mels, window)
+            tokens = self.encoder(input_features=piece).last_hidden_state  # (B, window/2, d)
+            if self.pool_stride > 1:
+                tokens = F.avg_pool1d(tokens.transpose(1, 2), self.pool_stride).transpose(1, 2)
+            chunks.append(tokens[:, :n_tok])
+        tokens = torch.cat(chunks, dim=1)  # (B, N, d)
         if lengths is None:
             lengths = torch.full((x.shape[0],), x.shape[-1], device=x.device)
-        mask = _frames_to_mask(lengths, tokens.shape[1], stride, x.shape[0], x.device)
-        n_max = int(mask.sum(1).max()) if mask.device.type != "meta" else tokens.shape[1]
-        return tokens[:, :n_max], mask[:, :n_max]  # drop all-padding tail tokens
+        return tokens, _frames_to_mask(lengths, tokens.shape[1], stride, x.shape[0], x.device)
 
 
 def _hf_model(cfg: TowerConfig, default_type: str):

@@ -1,0 +1,142 @@
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from omniret import OmniInput
+from omniret.api import Embedder, load_model
+from omniret.cache import FeatureCache
+from omniret.checkpoint import load_checkpoint, save_checkpoint
+from omniret.config import ModelConfig, from_dict
+from omniret.media import MediaError, WrongModalityError
+from omniret.model import OmniRet
+from tests.conftest import local_config_dict
+from tests.media_factory import png_bytes, sine, write_audio, write_video
+
+
+def embedder(hf_dirs, cache=None, **media):
+    data = local_config_dict(hf_dirs)
+    data["media"] = {"max_frames": 3, **media}
+    return Embedder(OmniRet.build(from_dict(ModelConfig, data)), cache=cache)
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(0)
+    out = {}
+    for i in range(2):
+        img = Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8))
+        out[f"img{i}"] = tmp_path / f"img{i}.png"
+        img.save(out[f"img{i}"])
+        out[f"wav{i}"] = write_audio(
+            tmp_path / f"tone{i}.wav", sine(300 + 200 * i, 0.3 + 0.1 * i, 16000), 16000
+        )
+    out["vid"] = write_video(tmp_path / "v.mp4", [(255, 0, 0), (0, 0, 255)], size=32)
+    return out
+
+
+def mixed(files):
+    return [
+        OmniInput(text="a query", instruction="Find the image."),
+        OmniInput(image=files["img0"]),
+        OmniInput(audio=files["wav0"], text="louder"),
+        OmniInput(video=files["vid"]),
+        OmniInput(image=files["img1"], text="make it red", instruction="Retrieve the modified image."),
+        OmniInput(audio=files["wav1"]),
+        OmniInput(text="another text"),
+        OmniInput(video=files["vid"], span=(1.0, 2.0)),
+    ]
+
+
+def test_encode_returns_unit_rows_in_input_order(hf_dirs, files):
+    emb = embedder(hf_dirs)
+    inputs = mixed(files)
+    together = emb.encode(inputs, batch_size=3)
+    assert together.shape == (8, emb.dim) and together.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    alone = np.stack([emb.encode([x])[0] for x in inputs])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert not np.allclose(together[3], together[7])  # a span is a different moment
+
+
+def test_cache_hits_skip_decoding_and_towers(hf_dirs, files, tmp_path, monkeypatch):
+    cache = FeatureCache(tmp_path / "cache")
+    emb = embedder(hf_dirs, cache=cache)
+    inputs = mixed(files)
+    first = emb.encode(inputs)
+    fresh = embedder(hf_dirs, cache=None)
+    fresh.model.load_state_dict(emb.model.state_dict())
+    np.testing.assert_allclose(fresh.encode(inputs), first, atol=1e-6)  # the cache-free path agrees
+    calls = {"vision": 0, "audio": 0}
+    for name, tower in emb.model.towers.items():
+        original = tower.forward
+
+        def spy(*a, _name=name, _orig=original, **k):
+            calls[_name] += 1
+            return _orig(*a, **k)
+
+        monkeypatch.setattr(tower, "forward", spy)
+    import omniret.features as feats
+
+    monkeypatch.setattr(feats, "load_video", lambda *a, **k: pytest.fail("decoded a cached video"))
+    monkeypatch.setattr(feats, "load_image", lambda *a, **k: pytest.fail("decoded a cached image"))
+    again = emb.encode(inputs)
+    assert calls == {"vision": 0, "audio": 0}
+    np.testing.assert_array_equal(first, again)  # hits give exactly what misses gave
+
+
+def test_video_audio_fusion_modes_differ(hf_dirs, files):
+    torch_state = embedder(hf_dirs).model.state_dict()
+    out = {}
+    for mode in ("early", "late", "off"):
+        emb = embedder(hf_dirs, video_audio=mode)
+        emb.model.load_state_dict(torch_state)
+        out[mode] = emb.encode([OmniInput(video=files["vid"])])[0]
+    assert not np.allclose(out["early"], out["off"]) and not np.allclose(out["late"], out["off"])
+    assert not np.allclose(out["early"], out["late"])
+
+
+def test_bad_inputs_raise_named_errors(hf_dirs, files, tmp_path):
+    emb = embedder(hf_dirs)
+    with pytest.raises(WrongModalityError, match=r"tone0\.wav: expected an image"):
+        emb.encode([OmniInput(image=files["wav0"])])
+    (tmp_path / "zero.png").write_bytes(b"")
+    with pytest.raises(MediaError, match=r"zero\.png: file is empty"):
+        emb.encode([OmniInput(text="x"), OmniInput(image=tmp_path / "zero.png")])
+    with pytest.raises(TypeError, match=r"inputs\[0\] is str"):
+        emb.encode(["just a string"])
+    with pytest.raises(ValueError, match="at least one"):
+        OmniInput()
+
+
+def test_images_from_bytes_pil_and_arrays_agree(hf_dirs, files):
+    emb = embedder(hf_dirs)
+    img = Image.open(files["img0"]).convert("RGB")
+    rows = emb.encode([OmniInput(image=files["img0"]), OmniInput(image=png_bytes(img)), OmniInput(image=img),
+                       OmniInput(image=np.asarray(img))])  # fmt: skip
+    np.testing.assert_allclose(rows, np.repeat(rows[:1], 4, axis=0), atol=1e-5)
+
+
+def test_checkpoint_round_trip_gives_identical_embeddings(hf_dirs, files, tmp_path):
+    emb = embedder(hf_dirs)
+    emb.model.set_stage(2)
+    inputs = mixed(files)[:3]
+    before = emb.encode(inputs)
+    save_checkpoint(emb.model, tmp_path / "ckpt")
+    again = Embedder(load_checkpoint(tmp_path / "ckpt"))
+    np.testing.assert_array_equal(again.encode(inputs), before)
+    assert again.weights_hash == emb.weights_hash
+    loaded = load_model(tmp_path / "ckpt", cache=False)
+    np.testing.assert_array_equal(loaded.encode(inputs), before)
+
+
+def test_load_model_preset_warns_when_untrained_and_rejects_unknown_names():
+    with pytest.raises(FileNotFoundError, match="not a preset"):
+        load_model("no-such-model")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_model("omniret-small", cache=False)
+    assert model.dim == 1024 and any("randomly initialised" in str(w.message) for w in caught)
+    row = model.encode([OmniInput(text="a dog barking")])
+    assert row.shape == (1, 1024) and abs(np.linalg.norm(row) - 1) < 1e-5
