@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system-deps test test-slow test-all lint demo clean
+.PHONY: install system-deps test test-slow test-all lint bench demo clean
 
 # Debian packages with real test data (human speech + transcripts). Installed when missing and root.
 APT_PACKAGES := asterisk-core-sounds-en-wav asterisk-core-sounds-en
@@ -42,6 +42,9 @@ test-all: install system-deps
 lint: install
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
+
+bench: install system-deps
+	cd benchmarks && ../$(PY) p1_resampler.py && ../$(PY) p2_encode_overhead.py
 
 demo: install
 	$(VENV)/bin/omniret demo

@@ -35,3 +35,20 @@ def test_cli_rejects_unknown_override_key():
 def test_config_cli_shows_overrides():
     result = CliRunner().invoke(app, ["config", "omniret-small", "pooler.num_slices=256"])
     assert result.exit_code == 0 and "num_slices: 256" in result.output
+
+
+def test_cache_cli_info_evict_and_clear(tmp_path):
+    import torch
+
+    from omniret.cache import FeatureCache
+
+    cache = FeatureCache(tmp_path)
+    for i in range(3):
+        cache.put(cache.key(str(i)), {"tokens": torch.zeros(10_000)})
+    runner = CliRunner()
+    info = runner.invoke(app, ["cache", "info", "--dir", str(tmp_path)])
+    assert info.exit_code == 0 and "entries:   3" in info.output
+    evict = runner.invoke(app, ["cache", "evict", "--max-mb", "0.03", "--dir", str(tmp_path)])
+    assert evict.exit_code == 0 and cache.stats().entries == 1
+    clear = runner.invoke(app, ["cache", "clear", "--dir", str(tmp_path)])
+    assert clear.exit_code == 0 and "removed 1 entries" in clear.output and cache.stats().entries == 0

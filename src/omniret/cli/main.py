@@ -85,6 +85,40 @@ def params(
     )
 
 
+cache_app = typer.Typer(help="Inspect or clear the frozen-tower feature cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+CACHE_DIR_HELP = "Cache directory (default: $OMNIRET_CACHE_DIR or ~/.cache/omniret/features)."
+
+
+@cache_app.command("info")
+def cache_info(directory: str = typer.Option(None, "--dir", help=CACHE_DIR_HELP)) -> None:
+    """Show where the cache is, how many entries it holds and how big it is."""
+    from omniret.cache import FeatureCache
+
+    st = FeatureCache(directory).stats()
+    typer.echo(f"directory: {st.root}\nentries:   {st.entries}\nsize:      {st.bytes / 1e6:.1f} MB")
+
+
+@cache_app.command("clear")
+def cache_clear(directory: str = typer.Option(None, "--dir", help=CACHE_DIR_HELP)) -> None:
+    """Delete every cached feature."""
+    from omniret.cache import FeatureCache
+
+    typer.echo(f"removed {FeatureCache(directory).clear()} entries")
+
+
+@cache_app.command("evict")
+def cache_evict(
+    max_mb: float = typer.Option(..., "--max-mb", help="Shrink the cache to at most this many MB."),
+    directory: str = typer.Option(None, "--dir", help=CACHE_DIR_HELP),
+) -> None:
+    """Delete least-recently-used entries until the cache fits in --max-mb."""
+    from omniret.cache import FeatureCache
+
+    freed = FeatureCache(directory).evict(int(max_mb * 1e6))
+    typer.echo(f"freed {freed / 1e6:.1f} MB")
+
+
 @app.command()
 def demo() -> None:
     """Index sample media and run cross-modal searches (arrives with the index, issue 6)."""

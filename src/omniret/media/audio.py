@@ -34,7 +34,9 @@ def decode_audio(data: bytes, name: str, *, sample_rate: int = SAMPLE_RATE) -> n
         raise WrongModalityError(name, "expected audio but the content is text")
     short = _wav_shortfall(data)
     if short > 0:
-        raise CorruptMediaError(name, f"truncated: the WAV data chunk is {short} bytes shorter than its header says")
+        raise CorruptMediaError(
+            name, f"truncated: the WAV data chunk is {short} bytes shorter than its header says"
+        )
     if data[:4] in (b"RIFF", b"fLaC", b"OggS"):
         try:
             return _decode_soundfile(data, sample_rate)
