@@ -30,7 +30,7 @@ system-deps:
 	fi
 
 test: install system-deps
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -m "not slow" -q
 
 test-slow: install system-deps
@@ -40,7 +40,7 @@ test-all: install system-deps
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests
 
 bench: install system-deps
