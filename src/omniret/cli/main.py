@@ -85,6 +85,10 @@ def params(
     )
 
 
+from omniret.cli.evaluate import eval_app  # noqa: E402
+
+app.add_typer(eval_app, name="eval")
+
 cache_app = typer.Typer(help="Inspect or clear the frozen-tower feature cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 CACHE_DIR_HELP = "Cache directory (default: $OMNIRET_CACHE_DIR or ~/.cache/omniret/features)."

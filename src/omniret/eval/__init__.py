@@ -1,0 +1,18 @@
+"""Evaluation: M-BEIR-format reader, metrics, harness, baselines and reports."""
+
+from omniret.eval.harness import TaskResult, evaluate_task, group_means
+from omniret.eval.mbeir import BenchmarkFormatError, load_tasks
+from omniret.eval.metrics import expected_random, query_metrics
+from omniret.eval.models import RandomRanker, ScoreFusion
+
+__all__ = [
+    "BenchmarkFormatError",
+    "RandomRanker",
+    "ScoreFusion",
+    "TaskResult",
+    "evaluate_task",
+    "expected_random",
+    "group_means",
+    "load_tasks",
+    "query_metrics",
+]
