@@ -2,6 +2,7 @@ import itertools
 import json
 import math
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ class FakeModel:
     """Embeds 'vN' texts (and images named vN.png) as fixed vectors, so rankings can be written down."""
 
     model_id, weights_hash, recipes, dim = "fake", "0", {}, 4
-    VECS = {"v0": [1, 0, 0, 0], "v1": [0.8, 0.6, 0, 0], "v2": [0, 1, 0, 0], "v3": [0, 0, 1, 0]}
+    VECS: ClassVar = {"v0": [1, 0, 0, 0], "v1": [0.8, 0.6, 0, 0], "v2": [0, 1, 0, 0], "v3": [0, 0, 1, 0]}
 
     def encode(self, inputs, *, batch_size=16, progress=False):
         rows = []
