@@ -88,6 +88,9 @@ def params(
 from omniret.cli.evaluate import eval_app  # noqa: E402
 
 app.add_typer(eval_app, name="eval")
+from omniret.cli.bench import bench_app  # noqa: E402
+
+app.add_typer(bench_app, name="bench")
 
 cache_app = typer.Typer(help="Inspect or clear the frozen-tower feature cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from omniret.model.efficientnet import EfficientNetLite0
 from omniret.model.towers import Tower
+from omniret.recipes import AudioRecipe, ImageRecipe
 
 
 class EfficientNetTower(Tower):
@@ -21,6 +22,7 @@ class EfficientNetTower(Tower):
             self.net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         self.modality, self.dim = "vision", 1280
         self.grid = (image_size // 32, image_size // 32)
+        self.recipe = ImageRecipe(size=image_size)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
         fmap = self.net.feature_map(x)  # (B, 1280, h, w)
@@ -46,7 +48,7 @@ class WhisperCT2Tower(Tower):
         from faster_whisper import WhisperModel
 
         self.whisper = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=threads)
-        self.modality = "audio"
+        self.modality, self.recipe = "audio", AudioRecipe(n_mels=self.whisper.model.n_mels)
         self.dim = self._probe_dim()
 
     def _probe_dim(self) -> int:
