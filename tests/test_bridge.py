@@ -31,3 +31,15 @@ def test_cross_modal_rankings_on_real_media(bridge):
         [OmniInput(text="All circuits are busy now."), OmniInput(text="Please hold the line.")]
     )
     assert int(np.argmax(prompts @ speech[0])) == 0
+
+
+def test_transcripts_and_class_probabilities_are_cached(tmp_path, monkeypatch):
+    from omniret.cache import FeatureCache
+
+    cached = load_model("bridge-caption", cache=tmp_path)
+    assert isinstance(cached.cache, FeatureCache)
+    inputs = [OmniInput(audio=Path(ASTERISK) / "vm-goodbye.wav"), OmniInput(image=skimage_photo("coffee.png"))]
+    first = cached.encode(inputs)
+    monkeypatch.setattr(cached.whisper, "transcribe", lambda *a, **k: pytest.fail("transcribed twice"))
+    monkeypatch.setattr(cached.vision, "classify", lambda *a, **k: pytest.fail("classified twice"))
+    np.testing.assert_array_equal(cached.encode(inputs), first)

@@ -102,24 +102,64 @@ class BridgeCaption:
         """Weighted captions of one input: the product of its parts' alternatives, top MAX_CAPTIONS."""
         parts: list[list[tuple[str, float]]] = []
         if x.image is not None:
-            parts.append(self._classes(self._probs([load_image(x.image)])))
+            parts.append(self._classes(self._cached(x.image, "conse", lambda: self._probs([load_image(x.image)]))))
         if x.audio is not None:
-            parts.append([(self.whisper.transcribe(_cut(load_audio(x.audio), x.span)), 1.0)])
+            parts.append([(self._asr(x.audio, x.span), 1.0)])
         if x.video is not None:
             t0, t1 = x.span or (None, None)
-            clip = load_video(x.video, start=t0, end=t1)
-            parts.append(self._classes(self._probs(clip.frames)))
-            if clip.audio is not None and clip.audio.size >= 1600:
-                parts.append([(self.whisper.transcribe(clip.audio), 1.0)])
+            clip = None
+
+            def frames():
+                nonlocal clip
+                clip = clip or load_video(x.video, start=t0, end=t1)
+                return self._probs(clip.frames)
+
+            parts.append(self._classes(self._cached(x.video, f"conse-video-{x.span}", frames)))
+            text = self._cached_text(x.video, f"asr-video-{x.span}", lambda: self._video_asr(clip, x.video, t0, t1))
+            if text:
+                parts.append([(text, 1.0)])
         if x.text:
             parts.append([(x.text, 1.0)])
-        combos = [
-            (" ".join(t for t, _ in c if t), float(np.prod([w for _, w in c])))
-            for c in itertools.product(*parts)
-        ]
+        combos = [(" ".join(t for t, _ in c if t), float(np.prod([w for _, w in c]))) for c in itertools.product(*parts)]
         combos = sorted(combos, key=lambda c: -c[1])[:MAX_CAPTIONS]
         total = sum(w for _, w in combos)
         return [(t, w / total) for t, w in combos]
+
+    def _video_asr(self, clip, src, t0, t1) -> str:
+        clip = clip or load_video(src, start=t0, end=t1)
+        return self.whisper.transcribe(clip.audio) if clip.audio is not None and clip.audio.size >= 1600 else ""
+
+    def _asr(self, src, span) -> str:
+        return self._cached_text(src, f"asr-{span}", lambda: self.whisper.transcribe(_cut(load_audio(src), span)))
+
+    def _cached(self, src, what: str, compute) -> torch.Tensor:
+        """Bridge outputs (class probabilities) cached like tower features: decode and classify once."""
+        if self.cache is None:
+            return compute()
+        from omniret.cache import FeatureCache
+        from omniret.features import source_id
+
+        key = FeatureCache.key(source_id(src)[0], "bridge-caption-v1", what)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit["value"].float()
+        value = compute()
+        self.cache.put(key, {"value": value})
+        return value.half().float()
+
+    def _cached_text(self, src, what: str, compute) -> str:
+        if self.cache is None:
+            return compute()
+        from omniret.cache import FeatureCache
+        from omniret.features import source_id
+
+        key = FeatureCache.key(source_id(src)[0], "bridge-caption-v1", what)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return bytes(hit["utf8"].tolist()).decode()
+        text = compute()
+        self.cache.put(key, {"utf8": torch.tensor(list(text.encode()), dtype=torch.uint8)})
+        return text
 
     @torch.no_grad()
     def _probs(self, images: list) -> torch.Tensor:

@@ -68,6 +68,8 @@ class OfflineBuilder:
         self.clipart_test: dict[str, str] = {}  # title -> media path
         self.clipart_train: dict[str, list[str]] = {}
         self.instrument_clips: list[dict] = []
+        self.av_test_images: dict[str, list[str]] = {}  # keyword -> clip art of that animal/instrument
+        self.av_train_images: dict[str, list[str]] = {}
         self.acm_stats: dict[str, dict] = {}
 
     def cap(self, items: list) -> list:

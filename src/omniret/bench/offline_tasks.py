@@ -18,11 +18,11 @@ FASHION_POOL_PER_CLASS, FASHION_TRAIN_PER_CLASS, FASHION_CIR_QUERIES = 50, 200, 
 
 def clipart(b: OfflineBuilder) -> None:
     """Titles <-> images. Split by title group: all images of a title fall on one side (FEASIBILITY.md)."""
-    from PIL import Image
-
     by_title: dict[str, list] = defaultdict(list)
-    for c in src.clipart():
+    records = src.clipart()
+    for c in records:
         by_title[c.title].append(c)
+    av_test = _audio_visual_images(b, records)
     test_titles = [t for t in sorted(by_title) if is_test("oc", t, CLIPART_TEST_PERCENT)]
     test_titles = b.cap(_stable(test_titles, "oc")[:CLIPART_POOL])
     b.splits["clipart_test_titles"] = sorted(test_titles)
@@ -30,9 +30,8 @@ def clipart(b: OfflineBuilder) -> None:
     pool, t2i, i2t = [], [], []
     for title in sorted(test_titles):
         c = sorted(by_title[title], key=lambda x: str(x.path))[0]
-        with Image.open(c.path) as im:
-            if im.width * im.height > src.MAX_CLIPART_PIXELS:
-                continue
+        if not _fits(c.path):
+            continue
         rel = b.copy(c.path, f"media/clipart/test/{slug(title)}.png")
         b.clipart_test[title] = rel
         pool.append({"did": f"100:{len(pool)}", "modality": "image", "img_path": rel})
@@ -48,13 +47,43 @@ def clipart(b: OfflineBuilder) -> None:
     b.clipart_train = {}
     for title in train_titles:
         for k, c in enumerate(sorted(by_title[title], key=lambda x: str(x.path))[:3]):
-            with Image.open(c.path) as im:
-                if im.width * im.height > src.MAX_CLIPART_PIXELS:
-                    continue
+            if c.path in av_test or not _fits(c.path):
+                continue
             rel = b.copy(c.path, f"media/clipart/train/{slug(title)}-{k}.png")
             b.clipart_train.setdefault(title, []).append(rel)
             b.pair("clipart", "TI", {"text": title}, {"image": rel}, f"clipart:{title}")
             b.pair("clipart", "IT", {"image": rel}, {"text": title}, f"clipart:{title}")
+
+
+def _audio_visual_images(b: OfflineBuilder, records: list) -> set:
+    """Clip art showing an animal or instrument we have sounds of, split 50/50 by file for the A<->I tasks.
+
+    Returns the source paths of the test half, which the title tasks must not train on.
+    """
+    keywords = sorted(set(src.ANIMALS) | {k for _, k in src.GM_PROGRAMS.values() if k})
+    test_paths = set()
+    for c in records:
+        kw = next((k for k in keywords if any(re.search(rf"\b{w}s?\b", c.title) for w in ANIMAL_WORDS.get(k, [k]))), None)
+        if kw is None or not _fits(c.path):
+            continue
+        side = "test" if is_test("av", c.path.name, 50) else "train"
+        rel = b.copy(c.path, f"media/av/{side}/{slug(kw)}-{slug(c.path.stem)}.png")
+        (b.av_test_images if side == "test" else b.av_train_images).setdefault(kw, []).append(rel)
+        if side == "test":
+            test_paths.add(c.path)
+    b.splits["av_test_images"] = sorted(p for v in b.av_test_images.values() for p in v)
+    return test_paths
+
+
+def _fits(path) -> bool:
+    """Skip the few openclipart PNGs over 16 MP (some exceed Pillow's decompression-bomb limit)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.width * im.height <= src.MAX_CLIPART_PIXELS
+    except (Image.DecompressionBombError, OSError):
+        return False
 
 
 def fashion(b: OfflineBuilder) -> None:
@@ -228,21 +257,14 @@ def _keyword_sounds(sounds: dict[str, list[str]]) -> dict[str, list[str]]:
     return out
 
 
-def _keyword_images(images: dict[str, list[str]], keyword: str) -> list[str]:
-    words = ANIMAL_WORDS.get(keyword, [keyword])
-    return [p for title, ps in sorted(images.items()) for p in ps
-            if any(re.search(rf"\b{w}s?\b", title) for w in words)]  # fmt: skip
-
-
 def audio_visual(b: OfflineBuilder) -> None:
     """Sound <-> clip art of the same animal or instrument, and videos of clip art over the matching sound."""
     from PIL import Image
 
-    test_imgs = {t: [p] for t, p in b.clipart_test.items()}
     sounds = _keyword_sounds(b.sounds_test)
-    keys = [k for k in sorted(sounds) if _keyword_images(test_imgs, k)]
+    keys = [k for k in sorted(sounds) if b.av_test_images.get(k)]
     b.splits["av_test_keywords"] = keys
-    images = {k: _keyword_images(test_imgs, k) for k in keys}
+    images = {k: b.av_test_images[k] for k in keys}
     pool = [
         {"did": f"107:{i}", "modality": "image", "img_path": p}
         for i, p in enumerate(p for k in keys for p in images[k])
@@ -297,7 +319,7 @@ def _audio_visual_train(b: OfflineBuilder) -> None:
     rng = np.random.default_rng(1)
     sounds = _keyword_sounds(b.sounds_train)
     for k in sorted(sounds):
-        imgs = _keyword_images(b.clipart_train, k)
+        imgs = b.av_train_images.get(k, [])
         if not imgs:
             continue
         for s in sounds[k]:
