@@ -47,33 +47,14 @@ def write_audio(path: Path, wave: np.ndarray, rate: int) -> Path:
 
 def write_video(path: Path, colours: list[tuple[int, int, int]], *, fps: int = 10, seconds_each: float = 1.0,
                 tone: float | None = 440.0, size: int = 64) -> Path:  # fmt: skip
-    """An mp4 (h264 + aac) showing each colour for ``seconds_each`` seconds, with a sine track."""
-    import av
+    """An mp4 (h264 + aac, one keyframe per second) showing each colour for ``seconds_each`` s over a sine."""
+    from PIL import Image
 
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=fps)
-        v.width = v.height = size
-        v.pix_fmt = "yuv420p"
-        v.options = {"g": str(fps)}  # one keyframe per second
-        a = out.add_stream("aac", rate=16000, layout="mono") if tone else None
-        for colour in colours:
-            for _ in range(int(fps * seconds_each)):
-                img = np.zeros((size, size, 3), np.uint8)
-                img[:] = colour
-                for packet in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                    out.mux(packet)
-        for packet in v.encode(None):
-            out.mux(packet)
-        if a is not None:
-            wave = sine(tone, len(colours) * seconds_each, 16000)
-            for i in range(0, len(wave), 1024):
-                frame = av.AudioFrame.from_ndarray(wave[i : i + 1024][None], format="flt", layout="mono")
-                frame.sample_rate = 16000
-                for packet in a.encode(frame):
-                    out.mux(packet)
-            for packet in a.encode(None):
-                out.mux(packet)
-    return path
+    from omniret.bench.render import make_video
+
+    frames = [Image.new("RGB", (size, size), c) for c in colours]
+    wave = sine(tone, len(colours) * seconds_each, 16000) if tone else None
+    return make_video(frames, wave, path, seconds_each=seconds_each, fps=fps, size=size)
 
 
 def png_bytes(img) -> bytes:
