@@ -39,7 +39,9 @@ def test_offline_benchmark_reads_back_and_train_test_are_disjoint(small_builds):
     test_media = {getattr(x, f) for t in tasks for x in [*t.queries, *t.pool]
                   for f in ("img_path", "audio_path", "video_path") if getattr(x, f)}  # fmt: skip
     pairs = [json.loads(line) for line in (root / "train" / "pairs.jsonl").read_text().splitlines()]
-    train_media = {v for p in pairs for side in ("query", "positive") for k, v in p[side].items() if k != "text"}
+    train_media = {
+        v for p in pairs for side in ("query", "positive") for k, v in p[side].items() if k != "text"
+    }
     assert test_media and train_media and not (test_media & train_media)
     assert all((root / m).is_file() for m in test_media | train_media)
     splits = json.loads((root / "splits.json").read_text())
@@ -47,7 +49,9 @@ def test_offline_benchmark_reads_back_and_train_test_are_disjoint(small_builds):
     assert not train_titles & set(splits["clipart_test_titles"])
     assert all(q.instruction for t in tasks for q in t.queries)  # every task has its instruction row
     manifest = json.loads((root / "manifest.json").read_text())
-    assert set(manifest["licences"]) >= {"openclipart", "asterisk", "animals"} and manifest["train_pairs"] == len(pairs)
+    assert set(manifest["licences"]) >= {"openclipart", "asterisk", "animals"} and manifest[
+        "train_pairs"
+    ] == len(pairs)
 
 
 def test_hash_split_is_stable():
@@ -67,12 +71,24 @@ def test_acm_rules_by_hand():
     # 6 (0.9) is outside the window; 1 accepted; 2 (0.77) too close textually to 1 (0.79);
     # 3 (0.70) accepted (acoustic 0.6 vs 0.5 is far enough); 4 (0.64) accepted; 5 (0.62) too close to 4.
     assert chosen == {0: [1, 3, 4]}
-    assert stats.rejected_window >= 1 and stats.rejected_textual >= 2 and stats.queries_dropped_few_targets == 6
+    assert (
+        stats.rejected_window >= 1 and stats.rejected_textual >= 2 and stats.queries_dropped_few_targets == 6
+    )
 
 
 def test_attribute_modification_text():
-    q = Clip("q", "a.wav", "", attributes={"instrument": "Violin", "pitch": "low", "tempo": "slow", "loudness": "soft"})
-    t = Clip("t", "b.wav", "", attributes={"instrument": "Oboe", "pitch": "high", "tempo": "slow", "loudness": "loud"})
+    q = Clip(
+        "q",
+        "a.wav",
+        "",
+        attributes={"instrument": "Violin", "pitch": "low", "tempo": "slow", "loudness": "soft"},
+    )
+    t = Clip(
+        "t",
+        "b.wav",
+        "",
+        attributes={"instrument": "Oboe", "pitch": "high", "tempo": "slow", "loudness": "loud"},
+    )
     assert attribute_modification(q, t) == "Played on an Oboe instead, much higher, louder."
 
 

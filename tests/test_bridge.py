@@ -38,7 +38,10 @@ def test_transcripts_and_class_probabilities_are_cached(tmp_path, monkeypatch):
 
     cached = load_model("bridge-caption", cache=tmp_path)
     assert isinstance(cached.cache, FeatureCache)
-    inputs = [OmniInput(audio=Path(ASTERISK) / "vm-goodbye.wav"), OmniInput(image=skimage_photo("coffee.png"))]
+    inputs = [
+        OmniInput(audio=Path(ASTERISK) / "vm-goodbye.wav"),
+        OmniInput(image=skimage_photo("coffee.png")),
+    ]
     first = cached.encode(inputs)
     monkeypatch.setattr(cached.whisper, "transcribe", lambda *a, **k: pytest.fail("transcribed twice"))
     monkeypatch.setattr(cached.vision, "classify", lambda *a, **k: pytest.fail("classified twice"))

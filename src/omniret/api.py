@@ -57,16 +57,12 @@ class Embedder:
 
     @torch.no_grad()
     def _encode_chunk(self, chunk: list[OmniInput]) -> np.ndarray:
-        streams = self._samples(chunk)  # 1 sample per input, 2 for late-fused videos
-        flat = [s for group in streams for s in group]
-        emb = self.model.embed(flat)
-        rows, k = [], 0
-        for group in streams:  # late fusion: average the streams' unit vectors, renormalise
-            rows.append(F.normalize(emb[k : k + len(group)].mean(0), dim=-1))
-            k += len(group)
-        return torch.stack(rows).float().numpy()
+        streams = self.samples(chunk)  # 1 sample per input, 2 for late-fused videos
+        return (
+            fuse_streams(self.model.embed([s for group in streams for s in group]), streams).float().numpy()
+        )
 
-    def _samples(self, chunk: list[OmniInput]) -> list[list[Sample]]:
+    def samples(self, chunk: list[OmniInput]) -> list[list[Sample]]:
         """Media -> cached tower tokens -> model samples (one field of the chunk at a time, batched)."""
         feats: dict[str, list] = {}
         for field in ("image", "audio", "video"):
@@ -117,6 +113,15 @@ class Embedder:
         if tower is None or not hasattr(tower, "transcribe"):
             raise ValueError(f"the audio tower of {self.model_id} cannot transcribe")
         return tower.transcribe(load_audio(audio))
+
+
+def fuse_streams(emb: torch.Tensor, streams: list[list[Sample]]) -> torch.Tensor:
+    """Late fusion: average each input's stream embeddings (unit vectors) and renormalise."""
+    rows, k = [], 0
+    for group in streams:
+        rows.append(F.normalize(emb[k : k + len(group)].mean(0), dim=-1))
+        k += len(group)
+    return torch.stack(rows)
 
 
 def _progress(chunks: list, enabled: bool, *, total: int):

@@ -102,7 +102,9 @@ class BridgeCaption:
         """Weighted captions of one input: the product of its parts' alternatives, top MAX_CAPTIONS."""
         parts: list[list[tuple[str, float]]] = []
         if x.image is not None:
-            parts.append(self._classes(self._cached(x.image, "conse", lambda: self._probs([load_image(x.image)]))))
+            parts.append(
+                self._classes(self._cached(x.image, "conse", lambda: self._probs([load_image(x.image)])))
+            )
         if x.audio is not None:
             parts.append([(self._asr(x.audio, x.span), 1.0)])
         if x.video is not None:
@@ -115,22 +117,31 @@ class BridgeCaption:
                 return self._probs(clip.frames)
 
             parts.append(self._classes(self._cached(x.video, f"conse-video-{x.span}", frames)))
-            text = self._cached_text(x.video, f"asr-video-{x.span}", lambda: self._video_asr(clip, x.video, t0, t1))
+            text = self._cached_text(
+                x.video, f"asr-video-{x.span}", lambda: self._video_asr(clip, x.video, t0, t1)
+            )
             if text:
                 parts.append([(text, 1.0)])
         if x.text:
             parts.append([(x.text, 1.0)])
-        combos = [(" ".join(t for t, _ in c if t), float(np.prod([w for _, w in c]))) for c in itertools.product(*parts)]
+        combos = [
+            (" ".join(t for t, _ in c if t), float(np.prod([w for _, w in c])))
+            for c in itertools.product(*parts)
+        ]
         combos = sorted(combos, key=lambda c: -c[1])[:MAX_CAPTIONS]
         total = sum(w for _, w in combos)
         return [(t, w / total) for t, w in combos]
 
     def _video_asr(self, clip, src, t0, t1) -> str:
         clip = clip or load_video(src, start=t0, end=t1)
-        return self.whisper.transcribe(clip.audio) if clip.audio is not None and clip.audio.size >= 1600 else ""
+        return (
+            self.whisper.transcribe(clip.audio) if clip.audio is not None and clip.audio.size >= 1600 else ""
+        )
 
     def _asr(self, src, span) -> str:
-        return self._cached_text(src, f"asr-{span}", lambda: self.whisper.transcribe(_cut(load_audio(src), span)))
+        return self._cached_text(
+            src, f"asr-{span}", lambda: self.whisper.transcribe(_cut(load_audio(src), span))
+        )
 
     def _cached(self, src, what: str, compute) -> torch.Tensor:
         """Bridge outputs (class probabilities) cached like tower features: decode and classify once."""

@@ -63,7 +63,10 @@ def _audio_visual_images(b: OfflineBuilder, records: list) -> set:
     keywords = sorted(set(src.ANIMALS) | {k for _, k in src.GM_PROGRAMS.values() if k})
     test_paths = set()
     for c in records:
-        kw = next((k for k in keywords if any(re.search(rf"\b{w}s?\b", c.title) for w in ANIMAL_WORDS.get(k, [k]))), None)
+        kw = next(
+            (k for k in keywords if any(re.search(rf"\b{w}s?\b", c.title) for w in ANIMAL_WORDS.get(k, [k]))),
+            None,
+        )
         if kw is None or not _fits(c.path):
             continue
         side = "test" if is_test("av", c.path.name, 50) else "train"

@@ -91,6 +91,9 @@ app.add_typer(eval_app, name="eval")
 from omniret.cli.bench import bench_app  # noqa: E402
 
 app.add_typer(bench_app, name="bench")
+from omniret.cli.train import train as _train  # noqa: E402
+
+app.command("train")(_train)
 
 cache_app = typer.Typer(help="Inspect or clear the frozen-tower feature cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")

@@ -1,0 +1,77 @@
+"""Training configuration: one YAML per run, strict keys, ``a.b=c`` overrides (same loader as models)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omniret.config import ConfigError, LossConfig
+
+
+@dataclass
+class DataConfig:
+    pairs: list[str] = field(
+        default_factory=list
+    )  # pairs.jsonl files (paths inside resolve against the file's dir/..)
+    tasks_per_batch: int = 4  # K tasks drawn per batch (METHOD.md §8.2)
+    pairs_per_task: int = 32  # B/K pairs per task per batch
+    datasets_per_task: int = 1
+    unique_positives: bool = True  # never two pairs with the same positive id in one dataset draw
+    instructions: str | None = None  # query_instructions.tsv giving prompts per (dataset, modalities)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 5e-4  # projectors, resampler, pooler (paper stage 1)
+    lr_lora: float = 1e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.2  # cosine floor as a fraction of lr (paper stage 1: 1e-4 / 5e-4)
+    grad_accum: int = 1
+    grad_clip: float = 1.0
+
+
+@dataclass
+class EvalConfig:
+    root: str | None = None  # M-BEIR-format benchmark for periodic evaluation
+    tasks: str = "*"
+    every: int = 0  # steps; 0 = only at the end
+    max_queries: int = 100  # per task, to keep periodic evaluation cheap
+
+
+@dataclass
+class TrainConfig:
+    model: str = "omniret-small"  # preset, model YAML or checkpoint dir to start from
+    model_overrides: list[str] = field(default_factory=list)
+    stage: int = 1
+    steps: int = 1000
+    max_minutes: float | None = None  # stop (and save) when the time budget is spent
+    seed: int = 0
+    out: str = "runs/omniret"
+    save_every: int = 200
+    log_every: int = 10
+    gradient_checkpointing: bool = False
+    modality_temperature: dict[str, float] = field(default_factory=dict)  # task code -> tau (E5-Omni style)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        if self.stage not in (1, 2):
+            raise ConfigError(f"stage must be 1 or 2, got {self.stage}")
+        if self.steps <= 0:
+            raise ConfigError("steps must be positive")
+
+
+def load_train_config(path: str, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    from pathlib import Path
+
+    import yaml
+
+    from omniret.config import apply_overrides, from_dict
+
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"training config not found: {file}")
+    data = yaml.safe_load(file.read_text()) or {}
+    return from_dict(TrainConfig, apply_overrides(data, list(overrides)))

@@ -1,0 +1,224 @@
+"""The training loop: a plain function (setup -> train -> save), in the spirit of nanoGPT's train.py.
+
+Frozen-tower features come from the feature cache, so CPU training never re-runs a tower after the
+first epoch. Everything random is derived from (seed, step) or saved in the run state, so a resumed
+run continues with exactly the loss it would have had.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import torch
+
+from omniret.api import Embedder, fuse_streams
+from omniret.cache import FeatureCache
+from omniret.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
+from omniret.config import load_config
+from omniret.inputs import OmniInput
+from omniret.losses import omniret_loss
+from omniret.model import OmniRet
+from omniret.train.config import TrainConfig
+from omniret.train.data import Pair, TaskBalancedSampler, instruction_table, read_pairs
+
+STATE_FILE = "trainer_state.pt"
+
+
+def build_model(cfg: TrainConfig) -> OmniRet:
+    if is_checkpoint(cfg.model):
+        model = load_checkpoint(cfg.model, overrides=cfg.model_overrides)
+    else:
+        model = OmniRet.build(load_config(cfg.model, cfg.model_overrides))
+    model.set_stage(cfg.stage)
+    if cfg.gradient_checkpointing:
+        model.composer.base_model.gradient_checkpointing_enable(
+            gradient_checkpointing_kwargs={"use_reentrant": False}
+        )
+    return model
+
+
+def param_groups(model: OmniRet, cfg: TrainConfig) -> list[dict]:
+    """AdamW groups with per-module learning rates: heads at ``lr``, LoRA adapters at ``lr_lora``."""
+    heads, lora = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (lora if "lora_" in name else heads).append(p)
+    groups = [{"params": heads, "lr": cfg.optim.lr, "name": "heads"}]
+    if lora:
+        groups.append({"params": lora, "lr": cfg.optim.lr_lora, "name": "lora"})
+    return groups
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine from 1 to ``min_lr_ratio``."""
+    o = cfg.optim
+    if step < o.warmup_steps:
+        return (step + 1) / o.warmup_steps
+    t = (step - o.warmup_steps) / max(1, cfg.steps - o.warmup_steps)
+    return o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def to_input(side: dict, instruction: str | None = None) -> OmniInput:
+    return OmniInput(text=side.get("text"), image=side.get("image"), audio=side.get("audio"), video=side.get("video"),
+                     instruction=instruction)  # fmt: skip
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, *, log=print) -> None:
+        self.cfg, self.log = cfg, log
+        torch.manual_seed(cfg.seed)
+        table = instruction_table(cfg.data.instructions) if cfg.data.instructions else None
+        self.pairs: list[Pair] = [p for f in cfg.data.pairs for p in read_pairs(f, instructions=table)]
+        self.model = build_model(cfg)
+        self.embedder = Embedder(self.model, cache=FeatureCache())
+        self.opt = torch.optim.AdamW(param_groups(self.model, cfg), weight_decay=cfg.optim.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
+        d = cfg.data
+        self.sampler = TaskBalancedSampler(self.pairs, tasks_per_batch=d.tasks_per_batch, per_task=d.pairs_per_task,
+                                           datasets_per_task=d.datasets_per_task, unique_positives=d.unique_positives,
+                                           seed=cfg.seed)  # fmt: skip
+        self.out = Path(cfg.out)
+        self.step = 0
+
+    # ------------------------------------------------------------------ one step
+
+    def loss_at(self, step: int, micro: int = 0):
+        """The loss of batch (step, micro), with gradients."""
+        idx = self.sampler.batch(step * self.cfg.optim.grad_accum + micro)
+        batch = [self.pairs[i] for i in idx]
+        rng = random.Random(self.cfg.seed * 7919 + step * 31 + micro)
+        queries = [to_input(p.query, rng.choice(p.instructions) if p.instructions else None) for p in batch]
+        q_streams = self.embedder.samples(queries)
+        c_streams = self.embedder.samples([to_input(p.positive) for p in batch])
+        q_out = self.model([s for g in q_streams for s in g])
+        c_out = self.model([s for g in c_streams for s in g])
+        q, c = fuse_streams(q_out.embeddings, q_streams), fuse_streams(c_out.embeddings, c_streams)
+        ids = {pid: n for n, pid in enumerate(sorted({p.id for p in batch}))}
+        cand_ids = torch.tensor([ids[p.id] for p in batch])
+        tokens = [t for t in (q_out.media_tokens, c_out.media_tokens) if t is not None]
+        loss_cfg = self.cfg.loss
+        if self.cfg.modality_temperature:
+            from dataclasses import replace
+
+            taus = torch.tensor(
+                [self.cfg.modality_temperature.get(p.task, loss_cfg.temperature) for p in batch]
+            )
+            loss_cfg = replace(loss_cfg, temperature=taus[:, None])  # per-query temperature (E5-Omni)
+        return omniret_loss(
+            q, c, torch.cat(tokens) if tokens else None, loss_cfg, candidate_ids=cand_ids
+        ), batch
+
+    def train_step(self) -> dict:
+        self.model.train()
+        self.opt.zero_grad(set_to_none=True)
+        terms = None
+        for micro in range(self.cfg.optim.grad_accum):
+            terms, batch = self.loss_at(self.step, micro)
+            (terms.total / self.cfg.optim.grad_accum).backward()
+        params = [p for g in self.opt.param_groups for p in g["params"]]
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        self.step += 1
+        return {"step": self.step, **terms.as_floats(), "grad_norm": float(grad_norm), "lr": self.sched.get_last_lr()[0],
+                "tasks": sorted({p.task for p in batch})}  # fmt: skip
+
+    # ------------------------------------------------------------------ state
+
+    def save(self, name: str = "last") -> Path:
+        path = save_checkpoint(self.model, self.out / name, extra={"train_step": self.step})
+        torch.save({"step": self.step, "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                    "torch_rng": torch.get_rng_state()}, path / STATE_FILE)  # fmt: skip
+        return path
+
+    def resume(self) -> bool:
+        path = self.out / "last"
+        if not (path / STATE_FILE).is_file():
+            return False
+        from safetensors.torch import load_file
+
+        state = load_file(path / "heads.safetensors")
+        self.model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False
+        )
+        run = torch.load(path / STATE_FILE, weights_only=False)
+        self.opt.load_state_dict(run["optimizer"])
+        self.sched.load_state_dict(run["scheduler"])
+        torch.set_rng_state(run["torch_rng"])
+        self.step = run["step"]
+        self.log(f"resumed from {path} at step {self.step}")
+        return True
+
+    # ------------------------------------------------------------------ run
+
+    def run(self, *, stop_at: int | None = None) -> Path:
+        """Train to ``cfg.steps`` (or until ``stop_at``, as if interrupted there) and save."""
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "train_config.json").write_text(json.dumps(_plain(cfg), indent=1))
+        self.resume()
+        start, log_file = time.time(), (self.out / "metrics.jsonl").open("a")
+        bar = _bar(cfg.steps, self.step)
+        while self.step < cfg.steps:
+            row = self.train_step()
+            row["elapsed_s"] = round(time.time() - start, 1)
+            log_file.write(json.dumps(row) + "\n")
+            log_file.flush()
+            bar(self.step, row)
+            if self.step % cfg.save_every == 0:
+                self.save()
+            if cfg.eval.every and cfg.eval.root and self.step % cfg.eval.every == 0:
+                self.evaluate(log_file)
+            if stop_at is not None and self.step >= stop_at:
+                self.save()
+                return self.out / "last"
+            if cfg.max_minutes and time.time() - start > 60 * cfg.max_minutes:
+                self.log(f"time budget of {cfg.max_minutes} min spent at step {self.step}")
+                break
+        self.save()
+        final = self.save("final")
+        if cfg.eval.root:
+            self.evaluate(log_file)
+        log_file.close()
+        return final
+
+    def evaluate(self, log_file) -> dict:
+        from omniret.train.dev_eval import quick_eval
+
+        scores = quick_eval(self.embedder, self.cfg.eval)
+        log_file.write(json.dumps({"step": self.step, "eval": scores}) + "\n")
+        log_file.flush()
+        self.log(f"step {self.step} eval: " + ", ".join(f"{k} {100 * v:.1f}" for k, v in scores.items()))
+        return scores
+
+
+def _plain(cfg) -> dict:
+    from omniret.config import to_dict
+
+    return to_dict(cfg)
+
+
+def _bar(total: int, done: int):
+    """A rich progress bar with loss terms, or nothing when not on a terminal."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return lambda step, row: None
+    from rich.progress import Progress
+
+    progress = Progress(transient=False)
+    progress.start()
+    task = progress.add_task("training", total=total, completed=done)
+
+    def update(step: int, row: dict) -> None:
+        progress.update(
+            task, completed=step, description=f"loss {row['total']:.3f} (nce {row['contrastive']:.3f})"
+        )
+        if step >= total:
+            progress.stop()
+
+    return update

@@ -1,0 +1,135 @@
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from omniret.config import ConfigError
+from omniret.train.config import load_train_config
+from omniret.train.data import Pair, TaskBalancedSampler, read_pairs
+from omniret.train.loop import Trainer, lr_factor
+from tests.conftest import local_config_dict
+from tests.media_factory import sine, write_audio
+
+COLOURS = {"red": (255, 0, 0), "green": (0, 200, 0), "blue": (0, 0, 255), "yellow": (250, 250, 0)}
+
+
+@pytest.fixture
+def dataset(tmp_path, hf_dirs):
+    """Colour swatches <-> colour names and tones <-> 'low'/'high', as pairs.jsonl + a tiny model YAML."""
+    root = tmp_path / "data"
+    (root / "train").mkdir(parents=True)
+    rows = []
+    for name, rgb in COLOURS.items():
+        for k in range(3):
+            rel = f"img/{name}{k}.png"
+            (root / "img").mkdir(exist_ok=True)
+            Image.new("RGB", (32, 32), tuple(max(0, c - 20 * k) for c in rgb)).save(root / rel)
+            rows.append(
+                {
+                    "dataset": "swatches",
+                    "task": "TI",
+                    "query": {"text": name},
+                    "positive": {"image": rel},
+                    "id": name,
+                }
+            )
+            rows.append(
+                {
+                    "dataset": "swatches",
+                    "task": "IT",
+                    "query": {"image": rel},
+                    "positive": {"text": name},
+                    "id": name,
+                }
+            )
+    for name, freq in (("low", 200), ("high", 3000)):
+        for k in range(2):
+            rel = f"snd/{name}{k}.wav"
+            (root / "snd").mkdir(exist_ok=True)
+            write_audio(root / rel, sine(freq * (1 + 0.1 * k), 0.3, 16000), 16000)
+            rows.append(
+                {
+                    "dataset": "tones",
+                    "task": "AT",
+                    "query": {"audio": rel},
+                    "positive": {"text": name},
+                    "id": name,
+                }
+            )
+    (root / "train" / "pairs.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    model_yaml = tmp_path / "tiny.yaml"
+    model_yaml.write_text(yaml.safe_dump(local_config_dict(hf_dirs)))
+    return root, model_yaml
+
+
+def config(tmp_path, dataset, out="run", **extra):
+    root, model_yaml = dataset
+    data = {"model": str(model_yaml), "steps": 6, "out": str(tmp_path / out), "save_every": 100, "seed": 3,
+            "data": {"pairs": [str(root / "train" / "pairs.jsonl")], "tasks_per_batch": 2, "pairs_per_task": 4},
+            "optim": {"lr": 3e-3, "warmup_steps": 1}}  # fmt: skip
+    for k, v in extra.items():
+        data[k] = v
+    path = tmp_path / f"{out}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_train_config(path)
+
+
+def test_loss_is_finite_and_decreases(tmp_path, dataset):
+    cfg = config(tmp_path, dataset, steps=40)
+    cfg.data.tasks_per_batch, cfg.data.pairs_per_task = 1, 4
+    trainer = Trainer(cfg, log=lambda *_: None)
+    trainer.run()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["total"] for r in rows if "total" in r]
+    assert len(losses) == 40 and all(np.isfinite(losses))
+    assert np.mean(losses[-8:]) < 0.8 * np.mean(losses[:8])
+    assert (tmp_path / "run" / "final" / "heads.safetensors").is_file()
+
+
+def test_resume_reproduces_the_next_losses_exactly(tmp_path, dataset):
+    whole = Trainer(config(tmp_path, dataset, out="whole"), log=lambda *_: None)
+    whole.run()
+    first = Trainer(config(tmp_path, dataset, out="split"), log=lambda *_: None)
+    first.run(stop_at=3)  # interrupted after step 3 (OUT/last saved)
+    second = Trainer(config(tmp_path, dataset, out="split"), log=lambda *_: None)
+    second.run()  # resumes at step 3
+    read = lambda d: [
+        json.loads(x)["total"] for x in (tmp_path / d / "metrics.jsonl").read_text().splitlines()
+    ]  # noqa: E731
+    assert read("split") == read("whole")  # steps 1-3 then 4-6 after resuming: bit-identical
+
+
+def test_sampler_obeys_task_and_dataset_quotas():
+    pairs = [Pair(dataset=f"d{i % 3}", task=t, query={}, positive={}, id=f"{t}{i % 7}")
+             for t in ("TI", "IT", "AT", "TA") for i in range(40)]  # fmt: skip
+    sampler = TaskBalancedSampler(pairs, tasks_per_batch=3, per_task=5, seed=1)
+    for step in range(20):
+        batch = [pairs[i] for i in sampler.batch(step)]
+        tasks = Counter(p.task for p in batch)
+        assert len(tasks) == 3 and set(tasks.values()) == {5}
+        for t in tasks:
+            chosen = [p for p in batch if p.task == t]
+            assert len({p.dataset for p in chosen}) == 1  # one dataset per task
+            assert len({p.id for p in chosen}) == len(chosen)  # no duplicate positives
+    assert sampler.batch(7) == sampler.batch(7)
+
+
+def test_warmup_then_cosine_floor():
+    cfg = load_train_config.__globals__["TrainConfig"](steps=100)
+    cfg.optim.warmup_steps, cfg.optim.min_lr_ratio = 10, 0.1
+    assert lr_factor(0, cfg) == pytest.approx(0.1) and lr_factor(9, cfg) == pytest.approx(1.0)
+    assert lr_factor(10, cfg) == pytest.approx(1.0) and lr_factor(100, cfg) == pytest.approx(0.1)
+
+
+def test_config_and_data_errors(tmp_path):
+    (tmp_path / "bad.yaml").write_text("stepz: 3\n")
+    with pytest.raises(ConfigError, match="unknown config key 'stepz'"):
+        load_train_config(tmp_path / "bad.yaml")
+    (tmp_path / "p.jsonl").write_text('{"dataset": "x"}\n')
+    with pytest.raises(ConfigError, match=r"p\.jsonl:1: expected dataset, task, query, positive, id"):
+        read_pairs(tmp_path / "p.jsonl")
+    with pytest.raises(ConfigError, match="not found"):
+        read_pairs(tmp_path / "missing.jsonl")
