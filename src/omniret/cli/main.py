@@ -94,6 +94,9 @@ app.add_typer(bench_app, name="bench")
 from omniret.cli.train import train as _train  # noqa: E402
 
 app.command("train")(_train)
+from omniret.cli.index import register as _register_index  # noqa: E402
+
+_register_index(app)
 
 cache_app = typer.Typer(help="Inspect or clear the frozen-tower feature cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")

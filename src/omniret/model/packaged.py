@@ -80,5 +80,8 @@ class WhisperCT2Tower(Tower):
 
     def transcribe(self, wave, *, language: str = "en") -> str:
         """Speech recognition of a 16 kHz mono wave (greedy decoding)."""
-        segments, _ = self.whisper.transcribe(wave, beam_size=1, language=language, vad_filter=False)
+        # temperature 0 only: faster-whisper's fallback re-decodes hard (non-speech) audio by *sampling*,
+        # which would make transcripts, and every baseline built on them, non-deterministic.
+        segments, _ = self.whisper.transcribe(wave, beam_size=1, language=language, vad_filter=False,
+                                              temperature=0.0, condition_on_previous_text=False)  # fmt: skip
         return " ".join(s.text.strip() for s in segments).strip()

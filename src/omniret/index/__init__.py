@@ -1,0 +1,85 @@
+"""One LanceDB index for a whole mixed-media collection (needs the ``index`` extra: lancedb)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omniret.index.indexer import Indexer, IndexReport
+from omniret.index.search import ANN_MIN_ROWS, SearchResult, search, search_vector
+from omniret.index.store import IndexMismatchError, Store, quote
+from omniret.inputs import OmniInput
+
+__all__ = ["Index", "IndexMismatchError", "IndexReport", "SearchResult"]
+
+
+class Index:
+    """``Index(path).add(paths)`` and ``.search(query)``; the CLI calls exactly these."""
+
+    def __init__(self, path: str | Path = "omniret-db", *, model=None) -> None:
+        self.store = Store(path)
+        self._model = model
+
+    @property
+    def model(self):
+        if self._model is None or isinstance(self._model, str):
+            import warnings
+
+            from omniret.api import load_model
+
+            spec = self._model or self.store.sidecar().get("model_id") or "omniret-small"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._model = load_model(spec)
+        return self._model
+
+    def add(self, paths, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
+            batch_files: int = 8, log=None) -> IndexReport:  # fmt: skip
+        return Indexer(self.store, self.model, batch_files=batch_files, log=log).add(
+            list(paths), meta=meta, prune=prune, progress=progress
+        )
+
+    def search(self, query: OmniInput | str, *, k: int = 10, modalities: list[str] | None = None,
+               where: str | None = None, group_by_asset: bool = False) -> SearchResult:  # fmt: skip
+        if isinstance(query, str):
+            query = OmniInput(text=query)
+        return search(self.store, self.model, query, k=k, modalities=modalities, where=where,
+                      group_by_asset=group_by_asset)  # fmt: skip
+
+    def delete(self, *, uri: str | None = None, where: str | None = None) -> int:
+        table = self.store.table()
+        if table is None:
+            return 0
+        clause = f"uri = {quote(str(Path(uri).resolve()))}" if uri else where
+        if not clause:
+            raise ValueError("delete needs uri= or where=")
+        with self.store.writer():
+            before = table.count_rows()
+            table.delete(clause)
+            return before - table.count_rows()
+
+    def build_ann(self, *, target_recall: float = 0.95, force: bool = False) -> dict:
+        from omniret.index.ann import build_ann
+
+        table = self.store.table()
+        n = 0 if table is None else table.count_rows()
+        if n < ANN_MIN_ROWS and not force:
+            return {"skipped": f"{n} rows: exact search is used below {ANN_MIN_ROWS} rows"}
+        with self.store.writer():
+            return build_ann(self.store, target_recall=target_recall)
+
+    def stats(self) -> dict:
+        table = self.store.table()
+        meta = self.store.sidecar()
+        if table is None:
+            return {"rows": 0, **meta}
+        cols = table.search().select(["modality", "uri"]).limit(None).to_arrow()
+        mods = cols["modality"].to_pylist()
+        by_mod = {m: mods.count(m) for m in sorted(set(mods))}
+        ann = meta.get("ann")
+        return {"path": str(self.store.path), "rows": table.count_rows(), "assets": len(set(cols["uri"].to_pylist())),
+                "by_modality": by_mod, "model_id": meta.get("model_id"), "weights_hash": meta.get("weights_hash"),
+                "recipe_hash": meta.get("recipe_hash"), "index_mode": "ann" if ann else "exact",
+                "ann_recall@10": ann.get("recall") if ann else None}  # fmt: skip
+
+
+__all__ += ["ANN_MIN_ROWS", "search_vector"]

@@ -1,0 +1,89 @@
+"""The LanceDB table behind an index, and its sidecar (model, recipes, ANN settings)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+TABLE = "segments"
+SIDECAR = "omniret.json"
+
+
+class IndexMismatchError(ValueError):
+    """The index was built with another model or preprocessing recipe."""
+
+
+def schema(dim: int):
+    import pyarrow as pa
+
+    return pa.schema([
+        ("asset_id", pa.string()), ("segment_id", pa.string()), ("uri", pa.string()), ("modality", pa.string()),
+        ("t0", pa.float64()), ("t1", pa.float64()), ("content_hash", pa.string()), ("model_id", pa.string()),
+        ("weights_hash", pa.string()), ("recipe_hash", pa.string()), ("meta", pa.string()), ("text", pa.string()),
+        ("vector", pa.list_(pa.float32(), dim)),
+    ])  # fmt: skip
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        import lancedb
+
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.db = lancedb.connect(str(self.path))
+
+    # ------------------------------------------------------------------ sidecar
+
+    def sidecar(self) -> dict:
+        f = self.path / SIDECAR
+        return json.loads(f.read_text()) if f.is_file() else {}
+
+    def write_sidecar(self, data: dict) -> None:
+        tmp = self.path / f".{SIDECAR}.tmp"
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self.path / SIDECAR)
+
+    def check_model(self, model_id: str, weights_hash: str, recipe_hash: str, dim: int) -> None:
+        """Refuse to mix vectors of different models or recipes in one index."""
+        meta = self.sidecar()
+        want = {"model_id": model_id, "weights_hash": weights_hash, "recipe_hash": recipe_hash, "dim": dim}
+        if not meta.get("model_id"):
+            self.write_sidecar({**meta, **want})
+            return
+        diff = [k for k in want if meta.get(k) != want[k]]
+        if diff:
+            raise IndexMismatchError(
+                f"{self.path} was built with model {meta['model_id']} (weights {meta.get('weights_hash')}, "
+                f"recipe {meta.get('recipe_hash')}); this run uses {model_id} (weights {weights_hash}, recipe "
+                f"{recipe_hash}). Use another --db or re-index everything with one model."
+            )
+
+    # ------------------------------------------------------------------ table
+
+    def table(self, dim: int | None = None):
+        if TABLE in self.db.list_tables().tables:
+            return self.db.open_table(TABLE)
+        if dim is None:
+            return None
+        return self.db.create_table(TABLE, schema=schema(dim))
+
+    @contextmanager
+    def writer(self):
+        """Single writer: an exclusive lock on the index directory for the whole job."""
+        with (self.path / ".lock").open("w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RuntimeError(f"another omniret process is writing to {self.path}") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def quote(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
