@@ -96,9 +96,10 @@ def test_resume_reproduces_the_next_losses_exactly(tmp_path, dataset):
     first.run(stop_at=3)  # interrupted after step 3 (OUT/last saved)
     second = Trainer(config(tmp_path, dataset, out="split"), log=lambda *_: None)
     second.run()  # resumes at step 3
-    read = lambda d: [
-        json.loads(x)["total"] for x in (tmp_path / d / "metrics.jsonl").read_text().splitlines()
-    ]  # noqa: E731
+
+    def read(d):
+        return [json.loads(x)["total"] for x in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
+
     assert read("split") == read("whole")  # steps 1-3 then 4-6 after resuming: bit-identical
 
 

@@ -33,8 +33,9 @@ class Index:
         return self._model
 
     def add(self, paths, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
-            batch_files: int = 8, log=None) -> IndexReport:  # fmt: skip
-        return Indexer(self.store, self.model, batch_files=batch_files, log=log).add(
+            batch_files: int = 8, max_file_bytes: int | None = None, log=None) -> IndexReport:  # fmt: skip
+        limits = {"max_file_bytes": max_file_bytes} if max_file_bytes else {}
+        return Indexer(self.store, self.model, batch_files=batch_files, log=log, **limits).add(
             list(paths), meta=meta, prune=prune, progress=progress
         )
 

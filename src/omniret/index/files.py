@@ -24,6 +24,8 @@ def walk(paths: list[str | Path], *, skip: Path | None = None) -> list[Path]:
                 continue
             if f.is_file():
                 out.add(f.resolve())
+            elif f.is_symlink():  # dangling: reported as unreadable instead of silently ignored
+                out.add(f.absolute())
     return sorted(out)
 
 

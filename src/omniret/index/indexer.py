@@ -39,8 +39,13 @@ def asset_id(path: Path) -> str:
 
 class Indexer:
     def __init__(self, store: Store, model, *, batch_files: int = 8, max_audio_seconds: float = 4 * 3600,
-                 log=None) -> None:  # fmt: skip
-        self.store, self.model, self.batch_files = store, model, batch_files
+                 max_file_bytes: int = MAX_FILE_BYTES, log=None) -> None:  # fmt: skip
+        self.store, self.model, self.batch_files, self.max_file_bytes = (
+            store,
+            model,
+            batch_files,
+            max_file_bytes,
+        )
         self.max_audio_seconds, self.log = max_audio_seconds, log or (lambda *_: None)
         self.recipe_hash = model.recipes.get("hash", "none") if isinstance(model.recipes, dict) else "none"
 
@@ -69,7 +74,7 @@ class Indexer:
             if f.suffix.lower() == ".json":  # metadata sidecars, not content
                 continue
             try:
-                data = read_bytes(f, max_bytes=MAX_FILE_BYTES)
+                data = read_bytes(f, max_bytes=self.max_file_bytes)
             except MediaError as err:
                 report.skipped.append((str(f), err.reason))
                 continue

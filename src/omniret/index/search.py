@@ -62,7 +62,7 @@ def search_vector(store: Store, vector: np.ndarray, *, k: int = 10, modalities: 
     fetch = k * 8 if group_by_asset else k
     rows = (
         q.limit(fetch)
-        .select(["asset_id", "segment_id", "uri", "modality", "t0", "t1", "text", "meta"])
+        .select(["asset_id", "segment_id", "uri", "modality", "t0", "t1", "text", "meta", "_distance"])
         .to_list()
     )
     hits = [Hit(score=1.0 - float(r["_distance"]), uri=r["uri"], modality=r["modality"], t0=r["t0"], t1=r["t1"],
