@@ -133,9 +133,17 @@ def cache_evict(
 
 
 @app.command()
-def demo() -> None:
-    """Index sample media and run cross-modal searches (arrives with the index, issue 6)."""
-    typer.echo("omniret demo: the model core is installed; indexing and search arrive with issue 6.")
+def demo(
+    db: str = typer.Option("omniret-db", "--db", help="Index directory."),
+    media: str = typer.Option("demo-media", "--media", help="Where the sample media are gathered."),
+    k: int = typer.Option(3, "-k", help="Results per search."),
+) -> None:
+    """Gather sample media from installed packages, index them, and run cross-modal searches."""
+    from pathlib import Path
+
+    from omniret.demo import run
+
+    run(Path(db), Path(media), k=k, log=typer.echo)
 
 
 def _load(preset: str, overrides: list[str] | None):
