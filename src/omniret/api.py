@@ -165,7 +165,9 @@ def load_model(
             load_checkpoint(SHIPPED / name, overrides=overrides), cache=feature_cache, model_id=name
         )
     if name in preset_names() or Path(name).is_file():
-        model = OmniRet.build(load_config(name, overrides))
+        with torch.random.fork_rng():  # fresh heads are seeded: the same untrained model every time
+            torch.manual_seed(0)
+            model = OmniRet.build(load_config(name, overrides))
         warnings.warn(
             f"{name}: no trained heads found; projector, resampler and pooler are randomly initialised, "
             "so embeddings are not meaningful until the model is trained (omniret train)",
