@@ -155,7 +155,21 @@ def _load(preset: str, overrides: list[str] | None):
         raise typer.BadParameter(str(err)) from None
 
 
+def _limit_malloc_arenas() -> None:
+    """glibc gives every thread its own malloc arena; with torch + CTranslate2 threads and tensors of
+    varying shapes, training RSS grew without bound (5.8 -> 11.8 GB in 30 steps). Two arenas keep it flat."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+        except (OSError, AttributeError):
+            pass
+
+
 def main() -> None:
+    _limit_malloc_arenas()
     app()
 
 
