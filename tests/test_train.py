@@ -134,3 +134,21 @@ def test_config_and_data_errors(tmp_path):
         read_pairs(tmp_path / "p.jsonl")
     with pytest.raises(ConfigError, match="not found"):
         read_pairs(tmp_path / "missing.jsonl")
+
+
+def test_ablation_variants_change_exactly_their_setting(tmp_path):
+    from omniret.config import load_config
+    from omniret.train.ablate import VARIANTS, AblationRow, markdown, variant_config
+    from omniret.train.config import TrainConfig
+
+    base = TrainConfig(steps=1000)
+    cfg = variant_config(base, "without L_div", 50, tmp_path)
+    assert cfg.loss.diversity_weight == 0.0 and base.loss.diversity_weight == 0.1 and cfg.steps == 50
+    eos = variant_config(base, "single EOS vector", 50, tmp_path)
+    assert load_config(eos.model, eos.model_overrides).pooler.kind == "eos"
+    for name in VARIANTS:  # every variant's overrides are valid config keys
+        v = variant_config(base, name, 10, tmp_path)
+        load_config(v.model, v.model_overrides)
+    table = markdown([AblationRow("default (ASWP, STM)", 0.5, 1.0, 1.0, 60), AblationRow("without L_div", 0.4, 0.8, 0.938, 60)],
+                     budget=50)  # fmt: skip
+    assert "| without L_div | 40.0 | 0.800 | 0.938 | 1.0 min |" in table

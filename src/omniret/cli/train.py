@@ -20,3 +20,24 @@ def train(
     except ConfigError as err:
         raise typer.BadParameter(str(err)) from None
     typer.echo(f"checkpoint: {final}")
+
+
+def ablate(
+    config: str = typer.Argument(..., help="Training YAML (needs eval.root)."),
+    budget: int = typer.Option(200, "--budget", help="Training steps per variant."),
+    out: str = typer.Option("runs/ablations", "--out", help="Where variant runs and the table go."),
+    only: list[str] = typer.Option(None, "--only", help="Run only these variants (names as in the table)."),
+    overrides: list[str] = typer.Argument(None, help="Overrides for the base config."),
+) -> None:
+    """Train the paper's Table 5 variants on the same budget; write a table with ratios to the default."""
+    from pathlib import Path
+
+    from omniret.train.ablate import markdown, run_ablations
+    from omniret.train.config import load_train_config
+
+    base = load_train_config(config, overrides or [])
+    rows = run_ablations(base, budget=budget, out=Path(out), names=only or None, log=typer.echo)
+    table = markdown(rows, budget=budget)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "ABLATIONS.md").write_text(table)
+    typer.echo(table)
