@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from omniret.index.decompose import decompose
-from omniret.index.files import detect, walk
+from omniret.index.files import detect, duration, walk
 from omniret.index.store import Store, quote
 from omniret.media import MediaError
 from omniret.media.source import read_bytes
@@ -68,7 +68,9 @@ class Indexer:
                 table.optimize()
         return report
 
-    def _plan(self, files: list[Path], known: dict, report: IndexReport) -> list[tuple[Path, bytes, str]]:
+    def _plan(
+        self, files: list[Path], known: dict, report: IndexReport
+    ) -> list[tuple[Path, bytes, str, str | None, float]]:
         todo = []
         for f in files:
             if f.suffix.lower() == ".json":  # metadata sidecars, not content
@@ -82,21 +84,22 @@ class Indexer:
             if known.get(str(f)) == h:
                 report.unchanged += 1
                 continue
-            todo.append((f, data, h))
+            modality = detect(f, data[:4096])
+            todo.append((f, h, modality, duration(f, modality, len(data))))
         return todo
 
     def _ingest(self, table, todo, known, meta, report, progress) -> None:
-        bar = _progress(progress, len(todo))
+        bar = _progress(progress, sum(t[3] for t in todo))  # ETA by media duration, not file count
         for start in range(0, len(todo), self.batch_files):
             rows, replaced = [], []
-            for f, data, h in todo[start : start + self.batch_files]:
+            for f, h, modality, seconds in todo[start : start + self.batch_files]:
                 try:
-                    rows += self._rows(f, data, h, meta)
+                    rows += self._rows(f, h, modality, meta)
                 except MediaError as err:
                     report.skipped.append((str(f), err.reason))
                     continue
                 (replaced if str(f) in known else report.added).append(str(f))
-                bar()
+                bar(seconds)
             for uri in replaced:  # old rows go first: a crash now only leaves the file absent
                 table.delete(f"uri = {quote(uri)}")
             if rows:
@@ -107,8 +110,7 @@ class Indexer:
                 f"committed {len(rows)} rows from {min(start + self.batch_files, len(todo))}/{len(todo)} files"
             )
 
-    def _rows(self, path: Path, data: bytes, content_hash: str, meta: dict) -> list[dict]:
-        modality = detect(path, data[:4096])
+    def _rows(self, path: Path, content_hash: str, modality: str | None, meta: dict) -> list[dict]:
         if modality is None:
             from omniret.media import UnsupportedMediaError
 
@@ -151,18 +153,20 @@ def _sidecar_meta(path: Path) -> dict:
     return {}
 
 
-def _progress(enabled: bool, total: int):
-    if not enabled or total == 0:
-        return lambda: None
-    from rich.progress import Progress
+def _progress(enabled: bool, total_seconds: float):
+    """A bar over seconds of media, with ETA; images count 1 s each."""
+    if not enabled or total_seconds <= 0:
+        return lambda seconds: None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(transient=True)
+    bar = Progress(TextColumn("indexing"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s of media"),
+                   TimeRemainingColumn(), transient=True)  # fmt: skip
     bar.start()
-    task = bar.add_task("indexing", total=total)
+    task = bar.add_task("indexing", total=total_seconds)
 
-    def advance() -> None:
-        bar.advance(task)
-        if bar.tasks[0].completed >= total:
+    def advance(seconds: float) -> None:
+        bar.advance(task, seconds)
+        if bar.tasks[0].completed >= total_seconds - 1e-6:
             bar.stop()
 
     return advance
