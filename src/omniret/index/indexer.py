@@ -91,32 +91,59 @@ class Indexer:
     def _ingest(self, table, todo, known, meta, report, progress) -> None:
         bar = _progress(progress, sum(t[3] for t in todo))  # ETA by media duration, not file count
         for start in range(0, len(todo), self.batch_files):
-            rows, replaced = [], []
-            for f, h, modality, seconds in todo[start : start + self.batch_files]:
-                try:
-                    rows += self._rows(f, h, modality, meta)
-                except MediaError as err:
-                    report.skipped.append((str(f), err.reason))
-                    continue
-                (replaced if str(f) in known else report.added).append(str(f))
-                bar(seconds)
+            batch = todo[start : start + self.batch_files]
+            rows, done = self._batch_rows(batch, meta, report)
+            replaced = [u for u in done if u in known]
+            report.added += [u for u in done if u not in known]
             for uri in replaced:  # old rows go first: a crash now only leaves the file absent
                 table.delete(f"uri = {quote(uri)}")
             if rows:
                 table.add(rows)
             report.replaced += replaced
             report.rows_written += len(rows)
+            for _, _, _, seconds in batch:
+                bar(seconds)
             self.log(
                 f"committed {len(rows)} rows from {min(start + self.batch_files, len(todo))}/{len(todo)} files"
             )
 
-    def _rows(self, path: Path, content_hash: str, modality: str | None, meta: dict) -> list[dict]:
+    def _batch_rows(self, batch, meta, report) -> tuple[list[dict], list[str]]:
+        """Decompose every file of the batch, then encode all their segments in one call (heads at full
+        batch size); a file whose media fail is reported and left out, the rest stay."""
+        parts = []
+        for f, h, modality, _ in batch:
+            try:
+                parts.append((f, h, modality, self._segments(f, modality)))
+            except MediaError as err:
+                report.skipped.append((str(f), err.reason))
+        flat = [s.input for *_, segs in parts for s in segs]
+        try:
+            vectors = self.model.encode(flat, batch_size=16) if flat else np.zeros((0, self.model.dim))
+        except MediaError:  # isolate the bad file(s), keep the others
+            vectors, kept = [], []
+            for part in parts:
+                try:
+                    vectors.append(self.model.encode([s.input for s in part[3]], batch_size=16))
+                    kept.append(part)
+                except MediaError as err:
+                    report.skipped.append((str(part[0]), err.reason))
+            parts, vectors = kept, (np.concatenate(vectors) if vectors else np.zeros((0, self.model.dim)))
+        rows, k = [], 0
+        for f, h, modality, segs in parts:
+            rows += self._rows(f, h, modality, segs, vectors[k : k + len(segs)], meta)
+            k += len(segs)
+        return rows, [str(p[0]) for p in parts]
+
+    def _segments(self, path: Path, modality: str | None):
         if modality is None:
             from omniret.media import UnsupportedMediaError
 
             raise UnsupportedMediaError(str(path), "not an image, audio, video or text file")
-        segments, _ = decompose(path, modality, max_audio_seconds=self.max_audio_seconds)
-        vectors = self.model.encode([s.input for s in segments], batch_size=16)
+        return decompose(path, modality, max_audio_seconds=self.max_audio_seconds)[0]
+
+    def _rows(
+        self, path: Path, content_hash: str, modality: str, segments, vectors, meta: dict
+    ) -> list[dict]:
         file_meta = {**_sidecar_meta(path), **meta}
         return [{
             "asset_id": asset_id(path), "segment_id": s.segment_id, "uri": str(path), "modality": modality,
