@@ -43,6 +43,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--dim", type=int, default=1024)
     ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--tune-sample", type=int, default=200, help="queries used to tune nprobes/refine")
     args = ap.parse_args()
     import faiss
     import pyarrow as pa
@@ -70,7 +71,7 @@ def main() -> None:
             lambda q: tbl.search(q).metric("dot").bypass_vector_index().limit(10).to_arrow(), queries
         )
         faiss_ms = latencies(lambda q: flat.search(q[None], 10), queries)
-        ann = build_ann(store, target_recall=0.95, sample=200)
+        ann = build_ann(store, target_recall=0.95, sample=args.tune_sample)
         ann_ms = latencies(lambda q: tbl.search(q).metric("dot").nprobes(ann["nprobes"]).refine_factor(
             ann["refine_factor"]).limit(10).to_arrow(), queries)  # fmt: skip
         del rng

@@ -1,0 +1,45 @@
+"""The shipped omniret-small on real held-out data: Fashion-MNIST t10k images (never used in training)."""
+
+import numpy as np
+import pytest
+
+from omniret import OmniInput, load_model
+from omniret.api import SHIPPED
+from omniret.bench.sources import FASHION_CLASSES, fashion_mnist
+
+pytestmark = pytest.mark.skipif(not (SHIPPED / "omniret-small").is_dir(), reason="no shipped weights")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model("omniret-small", cache=False)
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    images, labels = fashion_mnist("t10k")
+    idx = [int(np.flatnonzero(labels[9000:] == y)[0]) + 9000 for y in range(10)]  # one unseen image per class
+    return [images[i] for i in idx]
+
+
+def test_shipped_weights_load_without_warning_and_are_small(model):
+    heads = SHIPPED / "omniret-small" / "heads.safetensors"
+    assert heads.stat().st_size < 50e6 and model.dim == 1024
+    assert (SHIPPED / "omniret-small" / "MODEL_CARD.md").is_file()
+
+
+def test_class_names_find_their_images(model, held_out):
+    imgs = model.encode([OmniInput(image=np.stack([im] * 3, axis=-1)) for im in held_out])
+    names = model.encode([OmniInput(text=c, instruction="Find a photo of the named clothing item.") for c in FASHION_CLASSES])
+    top1 = (names @ imgs.T).argmax(1)
+    assert (top1 == np.arange(10)).sum() >= 4, top1  # random would get 1 of 10
+
+
+def test_composed_change_request_retrieves_the_requested_class(model, held_out):
+    refs = [(0, 1), (1, 7), (7, 8), (8, 2), (3, 9)]  # (reference class, requested class)
+    queries = [OmniInput(image=np.stack([held_out[a]] * 3, axis=-1), text=f"Change it into a {FASHION_CLASSES[b]}.",
+                         instruction="Find a fashion image that matches the reference image changed as requested.")
+               for a, b in refs]  # fmt: skip
+    cands = model.encode([OmniInput(image=np.stack([im] * 3, axis=-1)) for im in held_out])
+    top1 = (model.encode(queries) @ cands.T).argmax(1)
+    assert sum(int(t == b) for t, (_, b) in zip(top1, refs, strict=True)) >= 3, top1
