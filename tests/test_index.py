@@ -176,3 +176,31 @@ def test_sigkill_mid_ingest_then_rerun_equals_an_uninterrupted_run(folder, tmp_p
     killed, clean = rows(Index(tmp_path / "killed", model="x")), rows(Index(tmp_path / "clean", model="x"))
     assert [r[:2] for r in killed] == [r[:2] for r in clean] and len(clean) == 10
     np.testing.assert_allclose([r[2] for r in killed], [r[2] for r in clean], atol=1e-6)
+
+
+def test_ann_is_tuned_to_a_measured_recall_and_reported(tmp_path):
+    import pyarrow as pa
+
+    from omniret.index.ann import build_ann
+    from omniret.index.search import search_vector
+    from omniret.index.store import Store, schema
+
+    store = Store(tmp_path / "db")
+    store.write_sidecar({"model_id": "synthetic", "weights_hash": "0", "recipe_hash": "0", "dim": 32})
+    table = store.table(32)
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(20, 32))
+    x = centers[rng.integers(20, size=3000)] + 0.3 * rng.normal(size=(3000, 32))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    cols = {f.name: pa.nulls(len(x), f.type) for f in schema(32)}
+    cols["uri"] = pa.array([f"v{i}" for i in range(len(x))])
+    cols["modality"] = pa.array(["image"] * len(x))
+    cols["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 32)
+    table.add(pa.table(cols, schema=schema(32)))
+    ann = build_ann(store, target_recall=0.9, sample=50)
+    assert (
+        ann["recall"] >= 0.9 and ann["rows"] == 3000 and store.sidecar()["ann"]["nprobes"] == ann["nprobes"]
+    )
+    result = search_vector(store, x[0], k=5)
+    assert result.mode.startswith("ann (") and f"recall@10={ann['recall']:.3f}" in result.mode
+    assert result.hits[0].uri == "v0"

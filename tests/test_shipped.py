@@ -30,7 +30,9 @@ def test_shipped_weights_load_without_warning_and_are_small(model):
 
 def test_class_names_find_their_images(model, held_out):
     imgs = model.encode([OmniInput(image=np.stack([im] * 3, axis=-1)) for im in held_out])
-    names = model.encode([OmniInput(text=c, instruction="Find a photo of the named clothing item.") for c in FASHION_CLASSES])
+    names = model.encode(
+        [OmniInput(text=c, instruction="Find a photo of the named clothing item.") for c in FASHION_CLASSES]
+    )
     top1 = (names @ imgs.T).argmax(1)
     assert (top1 == np.arange(10)).sum() >= 4, top1  # random would get 1 of 10
 
