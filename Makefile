@@ -49,6 +49,7 @@ lint: install
 
 bench: install system-deps
 	cd benchmarks && ../$(PY) p1_resampler.py && ../$(PY) p2_encode_overhead.py
+	cd benchmarks && ../$(PY) p4_index_memory.py && ../$(PY) p3_ann.py   # index: memory, 1M-vector ANN
 
 demo: install
 	$(VENV)/bin/omniret demo
