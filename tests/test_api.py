@@ -131,12 +131,25 @@ def test_checkpoint_round_trip_gives_identical_embeddings(hf_dirs, files, tmp_pa
     np.testing.assert_array_equal(loaded.encode(inputs), before)
 
 
-def test_load_model_preset_warns_when_untrained_and_rejects_unknown_names():
+def test_load_model_presets_shipped_weights_and_untrained_yaml():
+    import json
+    from importlib import resources
+
+    from omniret.api import SHIPPED
+
     with pytest.raises(FileNotFoundError, match="not a preset"):
         load_model("no-such-model")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = load_model("omniret-small", cache=False)
-    assert model.dim == 1024 and any("randomly initialised" in str(w.message) for w in caught)
-    row = model.encode([OmniInput(text="a dog barking")])
+        shipped = load_model("omniret-small", cache=False)
+    assert not any("randomly initialised" in str(w.message) for w in caught)
+    manifest = json.loads((SHIPPED / "omniret-small" / "manifest.json").read_text())
+    assert shipped.weights_hash == manifest["weights_hash"] and shipped.dim == 1024
+    row = shipped.encode([OmniInput(text="a dog barking")])
     assert row.shape == (1, 1024) and abs(np.linalg.norm(row) - 1) < 1e-5
+    yaml_preset = str(resources.files("omniret.presets").joinpath("omniret-small.yaml"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fresh = load_model(yaml_preset, cache=False)
+    assert any("randomly initialised" in str(w.message) for w in caught)
+    assert fresh.weights_hash == load_model(yaml_preset, cache=False).weights_hash  # seeded: reproducible
