@@ -147,10 +147,7 @@ class BridgeCaption:
         """Bridge outputs (class probabilities) cached like tower features: decode and classify once."""
         if self.cache is None:
             return compute()
-        from omniret.cache import FeatureCache
-        from omniret.features import source_id
-
-        key = FeatureCache.key(source_id(src)[0], "bridge-caption-v1", what)
+        key = self._key(src, what)
         hit = self.cache.get(key)
         if hit is not None:
             return hit["value"].float()
@@ -159,18 +156,23 @@ class BridgeCaption:
         return value.half().float()
 
     def _cached_text(self, src, what: str, compute) -> str:
+        """Transcripts cached as UTF-8 bytes in the same store."""
         if self.cache is None:
             return compute()
-        from omniret.cache import FeatureCache
-        from omniret.features import source_id
-
-        key = FeatureCache.key(source_id(src)[0], "bridge-caption-v1", what)
+        key = self._key(src, what)
         hit = self.cache.get(key)
         if hit is not None:
             return bytes(hit["utf8"].tolist()).decode()
         text = compute()
         self.cache.put(key, {"utf8": torch.tensor(list(text.encode()), dtype=torch.uint8)})
         return text
+
+    @staticmethod
+    def _key(src, what: str) -> str:
+        from omniret.cache import FeatureCache
+        from omniret.features import source_id
+
+        return FeatureCache.key(source_id(src)[0], "bridge-caption-v1", what)
 
     @torch.no_grad()
     def _probs(self, images: list) -> torch.Tensor:

@@ -200,9 +200,12 @@ def default_embedders() -> tuple[Callable, Callable]:
     return captions, audio
 
 
-def _rel(path: str, root: Path) -> str:
-    p = Path(path)
-    return str(p.relative_to(root)) if p.is_absolute() and p.is_relative_to(root) else str(p)
+def rel_path(path: str, root: Path) -> str:
+    """``path`` relative to the benchmark root when it lies inside it (as M-BEIR paths are)."""
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def acm_tasks(triplets: list[dict], *, root: Path) -> tuple[list[dict], list[dict]]:
@@ -213,10 +216,10 @@ def acm_tasks(triplets: list[dict], *, root: Path) -> tuple[list[dict], list[dic
             targets.setdefault(clip.id, clip)
     ids = {cid: f"112:{i}" for i, cid in enumerate(targets)}
     pool = [
-        {"did": ids[cid], "modality": "audio", "audio_path": _rel(c.audio, root)}
+        {"did": ids[cid], "modality": "audio", "audio_path": rel_path(c.audio, root)}
         for cid, c in targets.items()
     ]
-    queries = [{"query_modality": "audio,text", "query_audio_path": _rel(t["query"].audio, root),
+    queries = [{"query_modality": "audio,text", "query_audio_path": rel_path(t["query"].audio, root),
                 "query_txt": t["targets"][0][1], "pos_cand_list": [ids[t["targets"][0][0].id]]} for t in triplets]  # fmt: skip
     return queries, pool
 
@@ -231,24 +234,28 @@ def audio_visual_tasks(
         if not have:
             continue
         apool = [
-            {"did": f"a:{i}", "modality": "audio", "audio_path": _rel(c.audio, root)}
+            {"did": f"a:{i}", "modality": "audio", "audio_path": rel_path(c.audio, root)}
             for i, c in enumerate(have)
         ]
         vpool = [{"did": f"v:{i}", "modality": mod, f"{'img' if mod == 'image' else 'video'}_path":
-                  _rel(getattr(c, attr), root)} for i, c in enumerate(have)]  # fmt: skip
+                  rel_path(getattr(c, attr), root)} for i, c in enumerate(have)]  # fmt: skip
         index = {c.id: i for i, c in enumerate(have)}
         qs = [t["query"] for t in triplets if t["query"].id in index]
         key = "query_img_path" if mod == "image" else "query_video_path"
         a2x = [
             {
                 "query_modality": "audio",
-                "query_audio_path": _rel(q.audio, root),
+                "query_audio_path": rel_path(q.audio, root),
                 "pos_cand_list": [f"v:{index[q.id]}"],
             }
             for q in qs
         ]
         x2a = [
-            {"query_modality": mod, key: _rel(getattr(q, attr), root), "pos_cand_list": [f"a:{index[q.id]}"]}
+            {
+                "query_modality": mod,
+                key: rel_path(getattr(q, attr), root),
+                "pos_cand_list": [f"a:{index[q.id]}"],
+            }
             for q in qs
         ]
         short = "v" if mod == "video" else "i"

@@ -343,7 +343,7 @@ def instrument_caption(c: dict) -> str:
 
 def instrument_acm(b: OfflineBuilder) -> None:
     """Composed (audio, change text) -> audio, built with the ACM algorithm on renders with known attributes."""
-    from omniret.bench.acm import Clip, acm_tasks, build_acm, default_embedders
+    from omniret.bench.acm import Clip, acm_tasks, build_acm, default_embedders, rel_path
 
     for side in ("test", "train"):
         rows = [c for c in b.instrument_clips if c["side"] == side]
@@ -363,14 +363,8 @@ def instrument_acm(b: OfflineBuilder) -> None:
         else:
             for t in triplets:
                 for target, text in t["targets"]:
-                    b.pair("instruments_acm", "(A,T)A", {"audio": _rel(b, t["query"].audio), "text": text},
-                           {"audio": _rel(b, target.audio)}, target.id)  # fmt: skip
+                    b.pair("instruments_acm", "(A,T)A", {"audio": rel_path(t["query"].audio, b.out), "text": text},
+                           {"audio": rel_path(target.audio, b.out)}, target.id)  # fmt: skip
 
 
 ACM_WINDOW = (0.6, 0.9)  # templated captions are closer than free-form ones; see docs/RESULTS.md
-
-
-def _rel(b: OfflineBuilder, path: str) -> str:
-    from pathlib import Path
-
-    return str(Path(path).relative_to(b.out))
