@@ -111,6 +111,11 @@ class LossConfig:
     beta: float = 0.5  # hard-negative concentration; 0 = plain InfoNCE
     symmetric: bool = False
     false_negative_threshold: float | None = None  # Nemotron: 0.95
+    # global: every other in-batch candidate is a negative (METHOD.md §3 default). per_dataset_chunk:
+    # only candidates of the query's own (task, dataset) chunk, so a cross-modal positive never
+    # competes with same-modality candidates of another task (the modality gap then cannot be
+    # "solved" by collapsing every embedding; docs/METHOD_NOTES.md row 3).
+    negatives_scope: str = "global"
     detach_weights: bool = False
     triplet_margin: float = 0.1
     triplet_negatives: str = "hardest"  # hardest | mean_all
@@ -119,6 +124,12 @@ class LossConfig:
     diversity_dropout: float = 0.5
     diversity_beta: float = 0.5  # gamma, the smooth-L1 transition point
     diversity_kind: str = "smooth_l1"  # smooth_l1 | l1 | l2
+
+    def __post_init__(self) -> None:
+        if self.negatives_scope not in ("global", "per_dataset_chunk"):
+            raise ConfigError(
+                f"loss.negatives_scope must be 'global' or 'per_dataset_chunk', got {self.negatives_scope!r}"
+            )
 
 
 @dataclass

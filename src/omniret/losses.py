@@ -35,11 +35,13 @@ def negative_mask(
     *,
     candidate_ids: torch.Tensor | None = None,
     false_negative_threshold: float | None = None,
+    groups: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """(Bq, Bc) bool: which candidates count as negatives for each query (positive of q_i is c_i).
 
-    Drops the positive itself, candidates with the positive's id, and (if a threshold is given)
-    candidates with similarity > threshold x the positive's similarity.
+    Drops the positive itself, candidates with the positive's id, candidates of another group
+    (``groups`` (Bc,): the per-dataset-chunk scope) and, if a threshold is given, candidates with
+    similarity > threshold x the positive's similarity.
     """
     bq, bc = sim.shape
     if bc < bq:
@@ -51,6 +53,10 @@ def negative_mask(
         if candidate_ids.shape != (bc,):
             raise ValueError(f"candidate_ids must have shape ({bc},), got {tuple(candidate_ids.shape)}")
         neg &= candidate_ids[None, :] != candidate_ids[:bq, None]
+    if groups is not None:
+        if groups.shape != (bc,):
+            raise ValueError(f"groups must have shape ({bc},), got {tuple(groups.shape)}")
+        neg &= groups[None, :] == groups[:bq, None]
     if false_negative_threshold is not None:
         pos = sim[rows, rows][:, None]
         neg &= sim.detach() <= false_negative_threshold * pos.detach()
@@ -80,25 +86,26 @@ def hard_negative_infonce(
     false_negative_threshold: float | None = None,
     candidate_ids: torch.Tensor | None = None,
     detach_weights: bool = False,
+    groups: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """HN-NCE (Eq. 2-3): -phi_ii + log(exp(phi_ii) + sum_j w_ij exp(phi_ij)), averaged over queries.
 
     ``beta=0`` gives plain InfoNCE. ``symmetric`` adds the candidate->query direction (DiHT/CoVR).
     """
     sim = similarity(q, c)  # (Bq, Bc)
-    loss = _hn_nce(sim, temperature, beta, false_negative_threshold, candidate_ids, detach_weights)
+    loss = _hn_nce(sim, temperature, beta, false_negative_threshold, candidate_ids, detach_weights, groups)
     if symmetric:
         if sim.shape[0] != sim.shape[1]:
             raise ValueError("symmetric loss needs as many candidates as queries")
         loss = loss + _hn_nce(
-            sim.T, temperature, beta, false_negative_threshold, candidate_ids, detach_weights
+            sim.T, temperature, beta, false_negative_threshold, candidate_ids, detach_weights, groups
         )
     return loss
 
 
-def _hn_nce(sim, temperature, beta, threshold, ids, detach) -> torch.Tensor:
+def _hn_nce(sim, temperature, beta, threshold, ids, detach, groups=None) -> torch.Tensor:
     logits = sim / temperature
-    neg = negative_mask(sim, candidate_ids=ids, false_negative_threshold=threshold)
+    neg = negative_mask(sim, candidate_ids=ids, false_negative_threshold=threshold, groups=groups)
     log_w = hard_negative_weights(logits.detach() if detach else logits, neg, beta=beta)
     rows = torch.arange(sim.shape[0], device=sim.device)
     pos = logits[rows, rows]
@@ -113,12 +120,13 @@ def triplet_loss(
     margin: float = 0.1,
     negatives: str = "hardest",
     candidate_ids: torch.Tensor | None = None,
+    groups: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Hinge triplet on raw cosine (Eq. 4): max(0, margin - s_ii + s_ij) with the hardest (or every) negative."""
     if negatives not in ("hardest", "mean_all"):
         raise ValueError(f"negatives must be 'hardest' or 'mean_all', got {negatives!r}")
     sim = similarity(q, c)
-    neg = negative_mask(sim, candidate_ids=candidate_ids)
+    neg = negative_mask(sim, candidate_ids=candidate_ids, groups=groups)
     rows = torch.arange(sim.shape[0], device=sim.device)
     pos = sim[rows, rows][:, None]  # (Bq, 1)
     hinge = F.relu(margin - pos + sim).masked_fill(~neg, 0.0)  # (Bq, Bc)
@@ -176,10 +184,19 @@ def omniret_loss(
     cfg: LossConfig | None = None,
     *,
     candidate_ids: torch.Tensor | None = None,
+    groups: torch.Tensor | None = None,
     training: bool = True,
 ) -> LossTerms:
-    """Eq. 9: L = L_cont + mu1 L_tri + mu2 L_div (defaults 1 / 1 / 0.1)."""
+    """Eq. 9: L = L_cont + mu1 L_tri + mu2 L_div (defaults 1 / 1 / 0.1).
+
+    ``groups`` (Bc,) are the (task, dataset) chunk of each row; used only when
+    ``cfg.negatives_scope == "per_dataset_chunk"``.
+    """
     cfg = cfg or LossConfig()
+    if cfg.negatives_scope == "global":
+        groups = None
+    elif groups is None:
+        raise ValueError("negatives_scope='per_dataset_chunk' needs the groups of the batch rows")
     cont = hard_negative_infonce(
         q,
         c,
@@ -189,9 +206,11 @@ def omniret_loss(
         false_negative_threshold=cfg.false_negative_threshold,
         candidate_ids=candidate_ids,
         detach_weights=cfg.detach_weights,
+        groups=groups,
     )
     tri = triplet_loss(
-        q, c, margin=cfg.triplet_margin, negatives=cfg.triplet_negatives, candidate_ids=candidate_ids
+        q, c, margin=cfg.triplet_margin, negatives=cfg.triplet_negatives, candidate_ids=candidate_ids,
+        groups=groups,
     )
     div = q.new_zeros(())
     if media_tokens is not None and media_tokens.numel():

@@ -39,6 +39,17 @@ class EvalConfig:
 
 
 @dataclass
+class WarmStartConfig:
+    """Stage 0 before stage 1 (omniret.train.warm): cheap steps that keep the heads from collapsing."""
+
+    steps: int = 0  # 0 = start stage 1 from the random initialisation (the paper)
+    lr: float = 1e-3
+    temperature: float = 0.05
+    relational_weight: float = 10.0
+    max_texts: int = 256
+
+
+@dataclass
 class TrainConfig:
     model: str = "omniret-small"  # preset, model YAML or checkpoint dir to start from
     model_overrides: list[str] = field(default_factory=list)
@@ -53,6 +64,7 @@ class TrainConfig:
     modality_temperature: dict[str, float] = field(default_factory=dict)  # task code -> tau (E5-Omni style)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 

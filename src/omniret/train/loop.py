@@ -99,6 +99,8 @@ class Trainer:
         q, c = fuse_streams(q_out.embeddings, q_streams), fuse_streams(c_out.embeddings, c_streams)
         ids = {pid: n for n, pid in enumerate(sorted({p.id for p in batch}))}
         cand_ids = torch.tensor([ids[p.id] for p in batch])
+        chunks = {key: n for n, key in enumerate(sorted({(p.task, p.dataset) for p in batch}))}
+        groups = torch.tensor([chunks[(p.task, p.dataset)] for p in batch])
         tokens = [t for t in (q_out.media_tokens, c_out.media_tokens) if t is not None]
         loss_cfg = self.cfg.loss
         if self.cfg.modality_temperature:
@@ -109,7 +111,7 @@ class Trainer:
             )
             loss_cfg = replace(loss_cfg, temperature=taus[:, None])  # per-query temperature (E5-Omni)
         return omniret_loss(
-            q, c, torch.cat(tokens) if tokens else None, loss_cfg, candidate_ids=cand_ids
+            q, c, torch.cat(tokens) if tokens else None, loss_cfg, candidate_ids=cand_ids, groups=groups
         ), batch
 
     def train_step(self) -> dict:
@@ -160,8 +162,13 @@ class Trainer:
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "train_config.json").write_text(json.dumps(_plain(cfg), indent=1))
-        self.resume()
+        resumed = self.resume()
         start, log_file = time.time(), (self.out / "metrics.jsonl").open("a")
+        if not resumed and self.step == 0 and cfg.stage == 1:
+            from omniret.train.warm import run_warm_start
+
+            for row in run_warm_start(self, log=self.log):
+                log_file.write(json.dumps(row) + "\n")
         bar = _bar(cfg.steps, self.step)
         while self.step < cfg.steps:
             row = self.train_step()
