@@ -143,3 +143,21 @@ def test_combined_objective_weights():
     no_div = omniret_loss(q, c, tokens, LossConfig(diversity_weight=0.0), training=False)
     torch.testing.assert_close(no_div.total, terms.contrastive + terms.triplet)
     assert omniret_loss(q, c, None).diversity.item() == 0.0
+
+
+def test_per_dataset_chunk_scope_equals_separate_losses_per_chunk():
+    torch.manual_seed(0)
+    q, c = unit(6, 8), unit(6, 8)
+    groups = torch.tensor([0, 0, 0, 1, 1, 1])
+    cfg = LossConfig(temperature=0.1, negatives_scope="per_dataset_chunk", triplet_weight=0.0, diversity_weight=0.0)
+    got = omniret_loss(q, c, None, cfg, groups=groups).contrastive
+    # Two equal chunks: the mean over queries is the mean of the two chunks' own losses.
+    a = hard_negative_infonce(q[:3], c[:3], temperature=0.1, beta=0.5)
+    b = hard_negative_infonce(q[3:], c[3:], temperature=0.1, beta=0.5)
+    torch.testing.assert_close(got, (a + b) / 2)
+    glob = omniret_loss(q, c, None, LossConfig(temperature=0.1), groups=groups).contrastive
+    assert not torch.isclose(glob, got)  # the global scope ignores the groups
+    with pytest.raises(ValueError, match="needs the groups"):
+        omniret_loss(q, c, None, cfg)
+    with pytest.raises(ValueError, match="negatives_scope"):
+        LossConfig(negatives_scope="per_task")

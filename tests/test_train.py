@@ -152,3 +152,23 @@ def test_ablation_variants_change_exactly_their_setting(tmp_path):
     table = markdown([AblationRow("default (ASWP, STM)", 0.5, 1.0, 1.0, 60), AblationRow("without L_div", 0.4, 0.8, 0.938, 60)],
                      budget=50)  # fmt: skip
     assert "| without L_div | 40.0 | 0.800 | 0.938 | 1.0 min |" in table
+
+
+def test_warm_start_aligns_media_and_text_before_stage_one(tmp_path, dataset):
+    cfg = config(tmp_path, dataset, steps=1, warm_start={"steps": 25, "lr": 3e-3})
+    trainer = Trainer(cfg, log=lambda *_: None)
+    trainer.run()
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    warm = [r for r in rows if "warm_step" in r]
+    assert [r["warm_step"] for r in warm] == list(range(1, 26))
+    first, last = warm[:5], warm[-5:]
+    assert np.mean([r["align"] for r in last]) < 0.8 * np.mean([r["align"] for r in first])
+    assert np.mean([r["relational"] for r in last]) < 0.5 * np.mean([r["relational"] for r in first])
+    assert rows[len(warm)]["step"] == 1  # stage 1 follows the warm start in the same log
+
+
+def test_float_fields_accept_yaml_exponents(tmp_path, dataset):
+    cfg = config(tmp_path, dataset, optim={"lr": "1e-4"})
+    assert cfg.optim.lr == 1e-4
+    with pytest.raises(ConfigError, match="optim.lr: expected float"):
+        config(tmp_path, dataset, optim={"lr": "fast"})

@@ -143,7 +143,8 @@ def load_model(
     cache: bool | str | Path = True,
     overrides: list[str] | tuple[str, ...] = (),
 ):
-    """A ready-to-encode model from a preset name, a checkpoint directory, a YAML file or ``bridge-caption``.
+    """A ready-to-encode model: a preset name, a checkpoint directory, a YAML file, ``bridge-caption``
+    or ``dual-encoder`` (the shipped baseline; or a directory written by ``omniret train-dual``).
 
     A preset loads the trained heads shipped with the package when there are any; otherwise its heads
     are freshly initialised and a warning says so. ``cache`` is True (default directory), False, or a path.
@@ -156,6 +157,12 @@ def load_model(
         from omniret.bridge import BridgeCaption
 
         return BridgeCaption(cache=feature_cache)
+    from omniret.dual import is_dual, load_dual
+
+    if name == "dual-encoder" and is_dual(SHIPPED / name):
+        return load_dual(SHIPPED / name, cache=feature_cache)
+    if is_dual(name):
+        return load_dual(name, cache=feature_cache)
     if is_checkpoint(name):
         return Embedder(
             load_checkpoint(name, overrides=overrides), cache=feature_cache, model_id=Path(name).name
@@ -175,5 +182,5 @@ def load_model(
         )
         return Embedder(model, cache=feature_cache, model_id=name)
     raise FileNotFoundError(
-        f"{name!r} is not a preset ({', '.join(preset_names())}), 'bridge-caption', a checkpoint directory or a YAML file"
+        f"{name!r} is not a preset ({', '.join(preset_names())}), 'bridge-caption', 'dual-encoder', a checkpoint directory or a YAML file"
     )

@@ -93,9 +93,11 @@ from omniret.cli.bench import bench_app  # noqa: E402
 app.add_typer(bench_app, name="bench")
 from omniret.cli.train import ablate as _ablate  # noqa: E402
 from omniret.cli.train import train as _train  # noqa: E402
+from omniret.cli.train import train_dual as _train_dual  # noqa: E402
 
 app.command("train")(_train)
 app.command("ablate")(_ablate)
+app.command("train-dual")(_train_dual)
 from omniret.cli.index import register as _register_index  # noqa: E402
 
 _register_index(app)

@@ -41,3 +41,23 @@ def ablate(
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "ABLATIONS.md").write_text(table)
     typer.echo(table)
+
+
+def train_dual(
+    pairs: list[str] = typer.Argument(..., help="JSONL pair files (e.g. bench/offline/train/pairs.jsonl)."),
+    out: str = typer.Option("runs/dual-encoder", "--out", help="Output directory (dual_encoder.json + heads)."),
+    steps: int = typer.Option(2000, "--steps", help="Optimiser steps (batches of one task each)."),
+    batch: int = typer.Option(256, "--batch", help="Pairs per batch."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train the CLIP-like dual-encoder baseline: MLP heads on mean-pooled tower features -> MiniLM space.
+
+    Load the result anywhere a model is accepted (omniret eval --model DIR, omniret index --model DIR).
+    """
+    from pathlib import Path
+
+    from omniret.cache import FeatureCache
+    from omniret.train.dual import train_dual as run
+
+    meta = run(pairs, Path(out), steps=steps, batch=batch, seed=seed, cache=FeatureCache(), log=typer.echo)
+    typer.echo(f"saved {out} (held-out R@1 {meta['heldout_recall_at_1']:.3f}, best step {meta['best_step']})")

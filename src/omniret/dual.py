@@ -1,0 +1,164 @@
+"""The CLIP-like dual-encoder baseline (the paper's Table 2 first group, FEASIBILITY.md (b)).
+
+Each media family gets a small MLP on its *mean-pooled* frozen tower tokens, aligned LiT-style to
+the frozen MiniLM sentence embedding of the paired text. Text is MiniLM as is. A mixed input (image
++ text, audio + text, video frames + audio track) is the renormalised sum of its parts' unit
+vectors — UniIR score-level fusion — so composed queries work, but only as "both things at once",
+never as "this, but changed". It trains in seconds on cached features, which is why it is the bar
+that OmniRet's composer path must clear (or stay within ~5 % of) on the offline benchmark.
+
+Saved as a directory: ``dual_encoder.json`` (config, recipe, data) + ``heads.safetensors``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from omniret.inputs import OmniInput
+
+CONFIG_FILE = "dual_encoder.json"
+FIELDS = ("text", "image", "audio", "video")
+
+
+class PooledHead(nn.Module):
+    """mean-pooled tower tokens (d,) -> LN -> Linear -> GELU -> Linear -> (dim,), FEASIBILITY rec. 1."""
+
+    def __init__(self, *, in_dim: int, dim: int = 384, hidden: int = 1024) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.net(pooled), dim=-1)
+
+
+class DualEncoder:
+    """Same interface as ``Embedder``: ``encode(inputs) -> (n, 384)`` unit rows."""
+
+    dim = 384
+
+    def __init__(self, heads: nn.ModuleDict, *, preset: str = "omniret-small", cache=None, model_id="dual-encoder"):
+        from omniret.config import load_config
+        from omniret.features import FeatureExtractor
+        from omniret.model.towers import build_tower
+
+        cfg = load_config(preset)
+        self.towers = {k: build_tower(t) for k, t in cfg.towers.items()}
+        self.features = FeatureExtractor(self.towers, cfg.media, cache)
+        self.heads, self.preset, self.model_id = heads.eval(), preset, model_id
+        self._text = None
+
+    # -------------------------------------------------------------- metadata
+    @property
+    def weights_hash(self) -> str:
+        h = hashlib.sha256()
+        for k, v in sorted(self.heads.state_dict().items()):
+            h.update(k.encode() + v.float().numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    @property
+    def recipes(self) -> dict:
+        from omniret.checkpoint import recipe_dict, recipe_hash
+        from omniret.config import to_dict
+
+        media = to_dict(self.features.media)
+        return {"towers": {k: {"id": t.tower_id, "recipe": recipe_dict(t.recipe)} for k, t in self.towers.items()},
+                "media": media, "text": "minilm-l6 masked mean",
+                "hash": recipe_hash(*(t.recipe for t in self.towers.values()), media)}  # fmt: skip
+
+    def text_model(self):
+        if self._text is None:
+            from omniret.bridge import MiniLM
+
+            self._text = MiniLM()
+        return self._text
+
+    # -------------------------------------------------------------- encoding
+    def pooled(self, field: str, sources: list) -> list[torch.Tensor]:
+        """Mean-pooled tower features per source; a video gives (frames, audio track or None)."""
+        if field == "image":
+            return [x.float().mean(0) for x in self.features.images(sources)]
+        if field == "audio":
+            return [x.float().mean(0) for x in self.features.audios(sources)]
+        return [(f.float().flatten(0, -2).mean(0), None if a is None else a.float().mean(0))
+                for f, a in self.features.videos(sources)]  # fmt: skip
+
+    @torch.no_grad()
+    def embed_field(self, field: str, values: list) -> torch.Tensor:
+        """(n, 384) unit rows for one field of n inputs."""
+        if field == "text":
+            return self.text_model()(values)
+        feats = self.pooled(field, values)
+        if field != "video":
+            return self.heads["vision" if field == "image" else "audio"](torch.stack(feats))
+        out = []
+        for frames, track in feats:
+            parts = [self.heads["vision"](frames[None])[0]]
+            if track is not None and "audio" in self.heads:
+                parts.append(self.heads["audio"](track[None])[0])
+            out.append(F.normalize(torch.stack(parts).sum(0), dim=-1))
+        return torch.stack(out)
+
+    def encode(self, inputs: list[OmniInput], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        out = torch.zeros(len(inputs), self.dim)
+        for field in FIELDS:
+            idx = [i for i, x in enumerate(inputs) if getattr(x, field) is not None]
+            for k in range(0, len(idx), batch_size):
+                chunk = idx[k : k + batch_size]
+                if field in ("audio", "video") and any(inputs[i].span for i in chunk):
+                    emb = torch.cat([self._span_one(field, inputs[i]) for i in chunk])
+                else:
+                    emb = self.embed_field(field, [getattr(inputs[i], field) for i in chunk])
+                out[chunk] += emb
+        return F.normalize(out, dim=-1).numpy()
+
+    @torch.no_grad()
+    def _span_one(self, field: str, x: OmniInput) -> torch.Tensor:
+        feats = (self.features.audios if field == "audio" else self.features.videos)([getattr(x, field)], span=x.span)
+        if field == "audio":
+            return self.heads["audio"](feats[0].float().mean(0)[None])
+        frames, track = feats[0]
+        parts = [self.heads["vision"](frames.float().flatten(0, -2).mean(0)[None])]
+        if track is not None:
+            parts.append(self.heads["audio"](track.float().mean(0)[None]))
+        return F.normalize(torch.cat(parts).sum(0, keepdim=True), dim=-1)
+
+
+def build_heads(tower_dims: dict[str, int], *, dim: int = 384, hidden: int = 1024) -> nn.ModuleDict:
+    return nn.ModuleDict({k: PooledHead(in_dim=d, dim=dim, hidden=hidden) for k, d in tower_dims.items()})
+
+
+def save_dual(heads: nn.ModuleDict, out: Path, meta: dict, *, dtype=torch.float16) -> Path:
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().to(dtype).contiguous() for k, v in heads.state_dict().items()}, out / "heads.safetensors")
+    (out / CONFIG_FILE).write_text(json.dumps(meta, indent=1))
+    return out
+
+
+def is_dual(path) -> bool:
+    return (Path(path) / CONFIG_FILE).is_file()
+
+
+def load_dual(path, *, cache=None) -> DualEncoder:
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    meta = json.loads((path / CONFIG_FILE).read_text())
+    heads = build_heads(meta["tower_dims"], dim=meta["dim"], hidden=meta["hidden"])
+    heads.load_state_dict({k: v.float() for k, v in load_file(path / "heads.safetensors").items()})
+    return DualEncoder(heads, preset=meta["preset"], cache=cache, model_id=meta.get("model_id", path.name))
+
+
+def seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
