@@ -45,3 +45,12 @@ def test_composed_change_request_retrieves_the_requested_class(model, held_out):
     cands = model.encode([OmniInput(image=np.stack([im] * 3, axis=-1)) for im in held_out])
     top1 = (model.encode(queries) @ cands.T).argmax(1)
     assert sum(int(t == b) for t, (_, b) in zip(top1, refs, strict=True)) >= 3, top1
+
+
+def test_shipped_dual_encoder_baseline_finds_classes(held_out):
+    dual = load_model("dual-encoder", cache=False)
+    assert dual.model_id == "dual-encoder" and dual.dim == 384
+    assert (SHIPPED / "dual-encoder" / "heads.safetensors").stat().st_size < 50e6
+    imgs = dual.encode([OmniInput(image=np.stack([im] * 3, axis=-1)) for im in held_out])
+    names = dual.encode([OmniInput(text=c) for c in FASHION_CLASSES])
+    assert (((names @ imgs.T).argmax(1)) == np.arange(10)).sum() >= 4  # random would get 1 of 10

@@ -10,7 +10,7 @@ eval_app = typer.Typer(help="Evaluate models on retrieval benchmarks.", no_args_
 
 
 def load_eval_model(spec: str):
-    """'random', 'fusion:BASE', 'bridge-caption', a preset, a checkpoint dir or a YAML file."""
+    """'random', 'fusion:BASE', 'bridge-caption', 'dual-encoder', a preset, a checkpoint or dual-encoder dir, or a YAML file."""
     from omniret.eval.models import RandomRanker, ScoreFusion
 
     if spec == "random":
@@ -35,7 +35,7 @@ def mbeir(
         ["omniret-small"],
         "--model",
         help="Model(s): preset, checkpoint dir, "
-        "'bridge-caption', 'fusion:BASE' or 'random'. Repeat to compare.",
+        "'bridge-caption', 'dual-encoder', 'fusion:BASE' or 'random'. Repeat to compare.",
     ),
     split: str = typer.Option("test", help="Query split to score."),
     tasks: str = typer.Option("*", help="Glob over task names, e.g. 'offline_*'."),

@@ -44,6 +44,8 @@ def variant_config(base: TrainConfig, name: str, budget: int, out: Path) -> Trai
     cfg.optim.warmup_steps = min(cfg.optim.warmup_steps, max(1, budget // 10))
     cfg.out = str(out / _slug(name))
     cfg.eval.every = 0
+    cfg.eval.root = None  # run_ablations evaluates once, after training
+    cfg.save_every = budget + 1
     return cfg
 
 
