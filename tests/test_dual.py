@@ -6,8 +6,8 @@ import numpy as np
 
 from omniret import OmniInput, load_model
 from omniret.dual import is_dual
-from omniret.train.dual import split_holdout, train_dual, usable
 from omniret.train.data import read_pairs
+from omniret.train.dual import split_holdout, train_dual, usable
 from tests.test_train import COLOURS, dataset  # noqa: F401  (fixture)
 
 
@@ -23,11 +23,13 @@ def test_dual_encoder_learns_colour_names_and_round_trips(tmp_path, dataset):  #
     root, _ = dataset
     pairs_file = root / "train" / "pairs.jsonl"
     out = tmp_path / "dual"
-    meta = train_dual([str(pairs_file)], out, steps=60, batch=8, eval_every=10, cache=None, log=lambda *_: None)
+    meta = train_dual(
+        [str(pairs_file)], out, steps=60, batch=8, eval_every=10, cache=None, log=lambda *_: None
+    )
     assert is_dual(out) and (out / "heads.safetensors").is_file()
     saved = json.loads((out / "dual_encoder.json").read_text())
     assert saved["best_step"] == meta["best_step"] and saved["recipes"]["towers"]["vision"]["id"]
-    train, held = split_holdout([p for p in read_pairs(pairs_file) if usable(p)])
+    train, _held = split_holdout([p for p in read_pairs(pairs_file) if usable(p)])
     trained_colours = sorted({p.id for p in train} & set(COLOURS))
     model = load_model(str(out), cache=False)
     texts = model.encode([OmniInput(text=c) for c in trained_colours])
@@ -37,6 +39,8 @@ def test_dual_encoder_learns_colour_names_and_round_trips(tmp_path, dataset):  #
     hits = (texts @ images.T).argmax(1) == np.arange(len(trained_colours))
     assert hits.sum() >= len(trained_colours) - 1  # chance would be about one hit
     # A composed input is the renormalised sum of its parts (score fusion).
-    both = model.encode([OmniInput(text=trained_colours[0], image=root / f"img/{trained_colours[0]}0.png")])[0]
+    both = model.encode([OmniInput(text=trained_colours[0], image=root / f"img/{trained_colours[0]}0.png")])[
+        0
+    ]
     expect = texts[0] + images[0]
     np.testing.assert_allclose(both, expect / np.linalg.norm(expect), atol=1e-5)

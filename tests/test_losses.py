@@ -149,7 +149,9 @@ def test_per_dataset_chunk_scope_equals_separate_losses_per_chunk():
     torch.manual_seed(0)
     q, c = unit(6, 8), unit(6, 8)
     groups = torch.tensor([0, 0, 0, 1, 1, 1])
-    cfg = LossConfig(temperature=0.1, negatives_scope="per_dataset_chunk", triplet_weight=0.0, diversity_weight=0.0)
+    cfg = LossConfig(
+        temperature=0.1, negatives_scope="per_dataset_chunk", triplet_weight=0.0, diversity_weight=0.0
+    )
     got = omniret_loss(q, c, None, cfg, groups=groups).contrastive
     # Two equal chunks: the mean over queries is the mean of the two chunks' own losses.
     a = hard_negative_infonce(q[:3], c[:3], temperature=0.1, beta=0.5)

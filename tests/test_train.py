@@ -170,5 +170,5 @@ def test_warm_start_aligns_media_and_text_before_stage_one(tmp_path, dataset):
 def test_float_fields_accept_yaml_exponents(tmp_path, dataset):
     cfg = config(tmp_path, dataset, optim={"lr": "1e-4"})
     assert cfg.optim.lr == 1e-4
-    with pytest.raises(ConfigError, match="optim.lr: expected float"):
+    with pytest.raises(ConfigError, match=r"optim\.lr: expected float"):
         config(tmp_path, dataset, optim={"lr": "fast"})

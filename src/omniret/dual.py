@@ -33,7 +33,9 @@ class PooledHead(nn.Module):
 
     def __init__(self, *, in_dim: int, dim: int = 384, hidden: int = 1024) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.net = nn.Sequential(
+            nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
+        )
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.net(pooled), dim=-1)
@@ -44,7 +46,9 @@ class DualEncoder:
 
     dim = 384
 
-    def __init__(self, heads: nn.ModuleDict, *, preset: str = "omniret-small", cache=None, model_id="dual-encoder"):
+    def __init__(
+        self, heads: nn.ModuleDict, *, preset: str = "omniret-small", cache=None, model_id="dual-encoder"
+    ):
         from omniret.config import load_config
         from omniret.features import FeatureExtractor
         from omniret.model.towers import build_tower
@@ -121,7 +125,9 @@ class DualEncoder:
 
     @torch.no_grad()
     def _span_one(self, field: str, x: OmniInput) -> torch.Tensor:
-        feats = (self.features.audios if field == "audio" else self.features.videos)([getattr(x, field)], span=x.span)
+        feats = (self.features.audios if field == "audio" else self.features.videos)(
+            [getattr(x, field)], span=x.span
+        )
         if field == "audio":
             return self.heads["audio"](feats[0].float().mean(0)[None])
         frames, track = feats[0]
@@ -139,7 +145,10 @@ def save_dual(heads: nn.ModuleDict, out: Path, meta: dict, *, dtype=torch.float1
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().to(dtype).contiguous() for k, v in heads.state_dict().items()}, out / "heads.safetensors")
+    save_file(
+        {k: v.detach().to(dtype).contiguous() for k, v in heads.state_dict().items()},
+        out / "heads.safetensors",
+    )
     (out / CONFIG_FILE).write_text(json.dumps(meta, indent=1))
     return out
 

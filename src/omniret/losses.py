@@ -209,7 +209,11 @@ def omniret_loss(
         groups=groups,
     )
     tri = triplet_loss(
-        q, c, margin=cfg.triplet_margin, negatives=cfg.triplet_negatives, candidate_ids=candidate_ids,
+        q,
+        c,
+        margin=cfg.triplet_margin,
+        negatives=cfg.triplet_negatives,
+        candidate_ids=candidate_ids,
         groups=groups,
     )
     div = q.new_zeros(())

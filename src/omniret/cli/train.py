@@ -45,7 +45,9 @@ def ablate(
 
 def train_dual(
     pairs: list[str] = typer.Argument(..., help="JSONL pair files (e.g. bench/offline/train/pairs.jsonl)."),
-    out: str = typer.Option("runs/dual-encoder", "--out", help="Output directory (dual_encoder.json + heads)."),
+    out: str = typer.Option(
+        "runs/dual-encoder", "--out", help="Output directory (dual_encoder.json + heads)."
+    ),
     steps: int = typer.Option(2000, "--steps", help="Optimiser steps (batches of one task each)."),
     batch: int = typer.Option(256, "--batch", help="Pairs per batch."),
     seed: int = typer.Option(0, "--seed"),

@@ -38,7 +38,7 @@ class FeatureTable:
         by_field = defaultdict(set)
         for p in pairs:
             for s in (p.query, p.positive):
-                (field, value), = s.items()
+                ((field, value),) = s.items()
                 by_field[field].add(str(value))
         for field, values in by_field.items():
             values = sorted(values)
@@ -54,7 +54,7 @@ class FeatureTable:
     def embed(self, heads, sides: list[dict]) -> torch.Tensor:
         out = []
         for s in sides:
-            (field, value), = s.items()
+            ((field, value),) = s.items()
             row = self.rows[(field, str(value))]
             if field == "text":
                 out.append(row)
@@ -71,6 +71,7 @@ class FeatureTable:
 
 def split_holdout(pairs: list[Pair], frac: float = 0.1) -> tuple[list[Pair], list[Pair]]:
     """Held-out pairs by id hash (all pairs of an id on one side), for early stopping."""
+
     def held(p: Pair) -> bool:
         return int(hashlib.md5(f"dual:{p.id}".encode()).hexdigest(), 16) % 1000 < frac * 1000
 
