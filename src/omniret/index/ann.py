@@ -1,4 +1,9 @@
-"""Building a LanceDB IVF-PQ index and tuning its search parameters to a measured recall target."""
+"""Building a LanceDB vector index and tuning its search parameters to a measured recall target.
+
+Default IVF_SQ: int8 scalar-quantised vectors in sqrt(n) partitions, re-ranked exactly by
+``refine_factor``. P3 (docs/PERFORMANCE.md) measured IVF_PQ with dim/16 sub-vectors at recall 0.72
+on 1M clustered 1024-d vectors: PQ codes that coarse cannot order near-equidistant neighbours.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from omniret.index.store import Store
 
 NPROBES = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 REFINE = [1, 5, 10, 20, 40]
+INDEX_TYPES = ("IVF_SQ", "IVF_PQ", "IVF_FLAT", "IVF_HNSW_SQ")
 
 
 def recall_at(table, queries: np.ndarray, truth: list[set], k: int, *, nprobes: int, refine: int) -> float:
@@ -30,15 +36,24 @@ def exact_top(table, queries: np.ndarray, k: int) -> list[set]:
 
 
 def build_ann(
-    store: Store, *, target_recall: float = 0.95, sample: int = 200, k: int = 10, seed: int = 0
+    store: Store,
+    *,
+    target_recall: float = 0.95,
+    sample: int = 200,
+    k: int = 10,
+    seed: int = 0,
+    index_type: str = "IVF_SQ",
 ) -> dict:
     """Create the index, then pick the cheapest (nprobes, refine) meeting ``target_recall`` on a sample."""
+    if index_type not in INDEX_TYPES:
+        raise ValueError(f"index_type must be one of {INDEX_TYPES}, got {index_type!r}")
     table = store.table()
     n = table.count_rows()
     dim = len(table.search().limit(1).to_list()[0]["vector"])
     start = time.perf_counter()
-    table.create_index(metric="dot", num_partitions=max(1, int(math.sqrt(n))), num_sub_vectors=_sub_vectors(dim),
-                       index_type="IVF_PQ", replace=True)  # fmt: skip
+    extra = {"num_sub_vectors": _sub_vectors(dim)} if index_type == "IVF_PQ" else {}
+    table.create_index(metric="dot", num_partitions=max(1, int(math.sqrt(n))), index_type=index_type,
+                       replace=True, **extra)  # fmt: skip
     build_s = time.perf_counter() - start
     rng = np.random.default_rng(seed)
     rows = table.search().select(["vector"]).limit(None).to_arrow()["vector"]
@@ -59,6 +74,7 @@ def build_ann(
             break
     ann = {
         **chosen,
+        "index_type": index_type,
         "target_recall": target_recall,
         "k": k,
         "sample": len(queries),
@@ -70,7 +86,7 @@ def build_ann(
 
 
 def _sub_vectors(dim: int) -> int:
-    for sub in (dim // 16, dim // 8, dim // 4, 1):
+    for sub in (dim // 4, dim // 8, dim // 16, 1):  # 4 dims per code: dim/16 was too coarse (P3)
         if sub and dim % sub == 0:
             return sub
     return 1
