@@ -92,8 +92,8 @@ def test_loss_is_finite_and_decreases(tmp_path, dataset):
 def test_resume_reproduces_the_next_losses_exactly(tmp_path, dataset):
     whole = Trainer(config(tmp_path, dataset, out="whole"), log=lambda *_: None)
     whole.run()
-    first = Trainer(config(tmp_path, dataset, out="split"), log=lambda *_: None)
-    first.run(stop_at=3)  # interrupted after step 3 (OUT/last saved)
+    first = Trainer(config(tmp_path, dataset, out="split", stop_at=3), log=lambda *_: None)
+    first.run()  # interrupted after step 3 (OUT/last saved), as `omniret train ... stop_at=3` does
     second = Trainer(config(tmp_path, dataset, out="split"), log=lambda *_: None)
     second.run()  # resumes at step 3
 

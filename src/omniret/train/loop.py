@@ -160,6 +160,7 @@ class Trainer:
     def run(self, *, stop_at: int | None = None) -> Path:
         """Train to ``cfg.steps`` (or until ``stop_at``, as if interrupted there) and save."""
         cfg = self.cfg
+        stop_at = cfg.stop_at if stop_at is None else stop_at
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "train_config.json").write_text(json.dumps(_plain(cfg), indent=1))
         resumed = self.resume()
