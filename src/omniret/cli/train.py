@@ -36,11 +36,13 @@ def ablate(
     from omniret.train.config import load_train_config
 
     base = load_train_config(config, overrides or [])
-    rows = run_ablations(base, budget=budget, out=Path(out), names=only or None, log=typer.echo)
-    table = markdown(rows, budget=budget)
     Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / "ABLATIONS.md").write_text(table)
-    typer.echo(table)
+
+    def write(rows) -> None:  # after every variant, so an interrupted run keeps its finished rows
+        (Path(out) / "ABLATIONS.md").write_text(markdown(rows, budget=budget))
+
+    rows = run_ablations(base, budget=budget, out=Path(out), names=only or None, log=typer.echo, on_row=write)
+    typer.echo(markdown(rows, budget=budget))
 
 
 def train_dual(

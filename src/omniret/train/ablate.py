@@ -49,7 +49,10 @@ def variant_config(base: TrainConfig, name: str, budget: int, out: Path) -> Trai
     return cfg
 
 
-def run_ablations(base: TrainConfig, *, budget: int, out: Path, names: list[str] | None = None, log=print):
+def run_ablations(
+    base: TrainConfig, *, budget: int, out: Path, names: list[str] | None = None, log=print, on_row=None
+):
+    """Train and evaluate each variant in turn; ``on_row(rows)`` sees the table after every variant."""
     import time
 
     from omniret.train.dev_eval import quick_eval
@@ -66,9 +69,11 @@ def run_ablations(base: TrainConfig, *, budget: int, out: Path, names: list[str]
         recall = sum(scores.values()) / len(scores)
         rows.append(AblationRow(name, recall, 0.0, VARIANTS[name][2], time.time() - start))
         log(f"{name}: mean R@5 {100 * recall:.1f}")
-    default = rows[0].recall or 1e-9
-    for r in rows:
-        r.ratio = r.recall / default
+        default = rows[0].recall or 1e-9
+        for r in rows:
+            r.ratio = r.recall / default
+        if on_row is not None:
+            on_row(rows)
     return rows
 
 
