@@ -85,12 +85,25 @@ def queries(media: Path) -> list[tuple[str, OmniInput, dict]]:
     ]
 
 
+DEMO_MARKER = ".omniret-demo"
+
+
 def run(db: Path, media: Path, *, k: int = 3, log=print) -> None:
-    from omniret.index import Index
+    from omniret.index import Index, IndexMismatchError
 
     gather(media, log=log)
     ix = Index(db)
-    report = ix.add([media], progress=True)
+    marker = Path(db) / DEMO_MARKER
+    try:
+        report = ix.add([media], progress=True)
+    except IndexMismatchError as err:
+        if not marker.is_file():  # not ours: never delete an index the demo did not create
+            raise
+        log(f"the demo index was built with other weights; rebuilding it ({err})")
+        shutil.rmtree(db)
+        ix = Index(db)
+        report = ix.add([media], progress=True)
+    marker.write_text("created by `omniret demo`; it rebuilds this index when the model changes\n")
     log(
         f"indexed: {len(report.added)} new, {len(report.replaced)} changed, {report.unchanged} unchanged files"
     )

@@ -1,0 +1,45 @@
+"""`omniret demo` rebuilds its own index when the shipped weights change, and only its own."""
+
+import json
+
+import pytest
+
+from omniret import demo
+from omniret.index import IndexMismatchError
+from omniret.index.store import SIDECAR
+
+
+@pytest.fixture
+def quiet_demo(monkeypatch, tmp_path):
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "note.txt").write_text("A short note about a rooster crowing at dawn on the farm.")
+    monkeypatch.setattr(demo, "gather", lambda media, log=print: None)
+    monkeypatch.setattr(demo, "queries", lambda media: [])
+    return media
+
+
+def _fake_old_weights(db):
+    meta = json.loads((db / SIDECAR).read_text())
+    (db / SIDECAR).write_text(json.dumps({**meta, "weights_hash": "0000000000000000"}))
+
+
+def test_demo_index_is_rebuilt_when_the_weights_change(quiet_demo, tmp_path):
+    db, logs = tmp_path / "db", []
+    demo.run(db, quiet_demo, log=logs.append)
+    assert (db / demo.DEMO_MARKER).is_file()
+    _fake_old_weights(db)
+    demo.run(db, quiet_demo, log=logs.append)
+    assert any("rebuilding" in line for line in logs)
+    assert json.loads((db / SIDECAR).read_text())["weights_hash"] != "0000000000000000"
+    assert any("1 new" in line for line in logs[-2:])  # the note was indexed again, once
+
+
+def test_demo_never_deletes_an_index_it_did_not_create(quiet_demo, tmp_path):
+    db = tmp_path / "db"
+    demo.run(db, quiet_demo, log=lambda *_: None)
+    (db / demo.DEMO_MARKER).unlink()
+    _fake_old_weights(db)
+    with pytest.raises(IndexMismatchError, match="was built with model"):
+        demo.run(db, quiet_demo, log=lambda *_: None)
+    assert (db / SIDECAR).is_file()
