@@ -51,9 +51,7 @@ def build_ann(
     n = table.count_rows()
     dim = len(table.search().limit(1).to_list()[0]["vector"])
     start = time.perf_counter()
-    extra = {"num_sub_vectors": _sub_vectors(dim)} if index_type == "IVF_PQ" else {}
-    table.create_index(metric="dot", num_partitions=max(1, int(math.sqrt(n))), index_type=index_type,
-                       replace=True, **extra)  # fmt: skip
+    table.create_index("vector", config=_index_config(index_type, n, dim), replace=True)
     build_s = time.perf_counter() - start
     rng = np.random.default_rng(seed)
     rows = table.search().select(["vector"]).limit(None).to_arrow()["vector"]
@@ -90,3 +88,17 @@ def _sub_vectors(dim: int) -> int:
         if sub and dim % sub == 0:
             return sub
     return 1
+
+
+def _index_config(index_type: str, n: int, dim: int):
+    """lancedb's unified index config (the metric/num_partitions keyword API is deprecated)."""
+    from lancedb.index import HnswSq, IvfFlat, IvfPq, IvfSq
+
+    parts = max(1, int(math.sqrt(n)))
+    if index_type == "IVF_PQ":
+        return IvfPq(distance_type="dot", num_partitions=parts, num_sub_vectors=_sub_vectors(dim))
+    if index_type == "IVF_FLAT":
+        return IvfFlat(distance_type="dot", num_partitions=parts)
+    if index_type == "IVF_HNSW_SQ":
+        return HnswSq(distance_type="dot", num_partitions=parts)
+    return IvfSq(distance_type="dot", num_partitions=parts)
