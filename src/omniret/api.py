@@ -48,12 +48,15 @@ class Embedder:
         for i, x in enumerate(inputs):
             if not isinstance(x, OmniInput):
                 raise TypeError(f"inputs[{i}] is {type(x).__name__}, expected omniret.OmniInput")
-        out = np.zeros((len(inputs), self.dim), dtype=np.float32)
+        out = None  # (n, dim), or (n, V, D) for a multi-vector pooler (scored with MaxSim)
         order = sorted(range(len(inputs)), key=lambda i: (inputs[i].signature(), len(inputs[i].text or "")))
         chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         for chunk in _progress(chunks, progress, total=len(inputs)):
-            out[chunk] = self._encode_chunk([inputs[i] for i in chunk])
-        return out
+            emb = self._encode_chunk([inputs[i] for i in chunk])
+            if out is None:
+                out = np.zeros((len(inputs), *emb.shape[1:]), dtype=np.float32)
+            out[chunk] = emb
+        return np.zeros((0, self.dim), dtype=np.float32) if out is None else out
 
     @torch.no_grad()
     def _encode_chunk(self, chunk: list[OmniInput]) -> np.ndarray:

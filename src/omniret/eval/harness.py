@@ -35,19 +35,47 @@ class TaskResult:
 
 def encode_skipping(model, inputs: list, *, batch_size: int = 16, progress: bool = False):
     """Encode what can be encoded: (embeddings, {index: reason}) with failed rows left at zero."""
-    out = np.zeros((len(inputs), model.dim), dtype=np.float32)
+    out = None  # allocated from the first result: (n, dim) or (n, V, D) for multi-vector models
     errors: dict[int, str] = {}
+
+    def put(rows, emb) -> None:
+        nonlocal out
+        if out is None:
+            out = np.zeros((len(inputs), *np.shape(emb)[1:]), dtype=np.float32)
+        out[rows] = emb
+
     for start in range(0, len(inputs), batch_size):
         idx = list(range(start, min(start + batch_size, len(inputs))))
         try:
-            out[idx] = model.encode([inputs[i] for i in idx], batch_size=batch_size)
+            put(idx, model.encode([inputs[i] for i in idx], batch_size=batch_size))
         except MediaError:
             for i in idx:  # isolate the bad item(s); the rest of the batch is kept
                 try:
-                    out[i] = model.encode([inputs[i]], batch_size=1)[0]
+                    put([i], model.encode([inputs[i]], batch_size=1))
                 except MediaError as err:
                     errors[i] = str(err)
-    return out, errors
+    return (np.zeros((len(inputs), model.dim), dtype=np.float32) if out is None else out), errors
+
+
+def score_matrix(queries: np.ndarray, cand: np.ndarray, *, chunk: int = 64) -> np.ndarray:
+    """(n_q, n_c) cosine scores; (n, V, D) multi-vector embeddings are scored with MaxSim."""
+    if queries.ndim == 2:
+        return queries @ cand.T
+    import torch
+
+    from omniret.losses import similarity
+
+    c = torch.from_numpy(cand)
+    return (
+        np.concatenate(
+            [
+                similarity(torch.from_numpy(queries[i : i + chunk]), c).numpy()
+                for i in range(0, len(queries), chunk)
+            ]
+        )
+        if len(queries)
+        else np.zeros((0, len(cand)), dtype=np.float32)
+    )
 
 
 class CandidateCache:
@@ -101,7 +129,7 @@ def evaluate_task(model, task: Task, root: Path, *, ks: list[int], batch_size: i
     )
     keep = np.array([i not in bad_c for i in range(len(ids))], dtype=bool)
     kept_ids = [d for d, k in zip(ids, keep, strict=True) if k]
-    scores = queries @ cand[keep].T  # (n_q, n_c)
+    scores = score_matrix(queries, cand[keep])  # (n_q, n_c)
     totals: dict[str, float] = {}
     run = []
     for qi, q in enumerate(task.queries):
