@@ -153,3 +153,15 @@ def test_load_model_presets_shipped_weights_and_untrained_yaml():
         fresh = load_model(yaml_preset, cache=False)
     assert any("randomly initialised" in str(w.message) for w in caught)
     assert fresh.weights_hash == load_model(yaml_preset, cache=False).weights_hash  # seeded: reproducible
+
+
+def test_multi_vector_model_encodes_one_matrix_per_input(hf_dirs, files):
+    data = local_config_dict(hf_dirs)
+    data["pooler"] = {**data.get("pooler", {}), "kind": "multi-vector"}
+    model = OmniRet.build(from_dict(ModelConfig, data))
+    emb = Embedder(model).encode(
+        [OmniInput(text="a red square"), OmniInput(image=files["img0"]), OmniInput(text="a tone")],
+        batch_size=2,
+    )
+    assert emb.ndim == 3 and emb.shape[0] == 3 and emb.shape[1] > 1  # (n, V, D), scored with MaxSim
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=-1), 1.0, atol=1e-5)

@@ -189,3 +189,16 @@ def test_cli_writes_json_trec_report_and_chart(tmp_path):
     assert any(p.endswith("mbeir_toy_task0_test.jsonl") for p in record["data_files"])
     assert (tmp_path / "run.trec").stat().st_size > 0 and (tmp_path / "report.png").stat().st_size > 0
     assert "| toy_task0 | T→T | 3 | 4 |" in (tmp_path / "report.md").read_text()
+
+
+def test_multi_vector_scores_are_maxsim():
+    from omniret.eval.harness import score_matrix
+
+    rng = np.random.default_rng(0)
+    q, c = rng.normal(size=(3, 4, 8)).astype(np.float32), rng.normal(size=(5, 6, 8)).astype(np.float32)
+    want = np.array(
+        [[np.mean([max(qi @ cj for cj in c[b]) for qi in q[a]]) for b in range(5)] for a in range(3)]
+    )
+    np.testing.assert_allclose(score_matrix(q, c, chunk=2), want, rtol=1e-5)
+    flat_q, flat_c = q[:, 0], c[:, 0]
+    np.testing.assert_allclose(score_matrix(flat_q, flat_c), flat_q @ flat_c.T)
