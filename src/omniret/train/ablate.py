@@ -32,6 +32,7 @@ class AblationRow:
     ratio: float
     paper_ratio: float | None
     seconds: float
+    error: str | None = None  # why the variant could not run (it is reported, and the others still run)
 
 
 def variant_config(base: TrainConfig, name: str, budget: int, out: Path) -> TrainConfig:
@@ -63,12 +64,18 @@ def run_ablations(
     rows = []
     for name in names or list(VARIANTS):
         start = time.time()
-        trainer = Trainer(variant_config(base, name, budget, out), log=log)
-        trainer.run()
-        scores = quick_eval(trainer.embedder, base.eval)
-        recall = sum(scores.values()) / len(scores)
-        rows.append(AblationRow(name, recall, 0.0, VARIANTS[name][2], time.time() - start))
-        log(f"{name}: mean R@5 {100 * recall:.1f}")
+        try:
+            trainer = Trainer(variant_config(base, name, budget, out), log=log)
+            trainer.run()
+            scores = quick_eval(trainer.embedder, base.eval)
+        except Exception as err:  # e.g. "no resampler": 50 audio tokens/s overflow MiniLM's 512 positions
+            rows.append(AblationRow(name, float("nan"), float("nan"), VARIANTS[name][2], time.time() - start,
+                                    error=f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"))  # fmt: skip
+            log(f"{name}: failed ({rows[-1].error})")
+        else:
+            recall = sum(scores.values()) / len(scores)
+            rows.append(AblationRow(name, recall, 0.0, VARIANTS[name][2], time.time() - start))
+            log(f"{name}: mean R@5 {100 * recall:.1f}")
         default = rows[0].recall or 1e-9
         for r in rows:
             r.ratio = r.recall / default
@@ -80,7 +87,8 @@ def run_ablations(
 def markdown(rows: list[AblationRow], *, budget: int) -> str:
     head = (f"Each variant: {budget} training steps from the same config; mean Recall@5 over the evaluation tasks.\n\n"
             "| variant | mean R@5 | ratio to default | paper ratio (Table 5) | train + eval time |\n|---|---|---|---|---|\n")  # fmt: skip
-    lines = [f"| {r.name} | {100 * r.recall:.1f} | {r.ratio:.3f} | {'' if r.paper_ratio is None else f'{r.paper_ratio:.3f}'} "
+    lines = [f"| {r.name} | {'failed: ' + r.error if r.error else f'{100 * r.recall:.1f}'} | "
+             f"{'' if r.error else f'{r.ratio:.3f}'} | {'' if r.paper_ratio is None else f'{r.paper_ratio:.3f}'} "
              f"| {r.seconds / 60:.1f} min |" for r in rows]  # fmt: skip
     return head + "\n".join(lines) + "\n"
 
