@@ -97,3 +97,10 @@ def test_missing_local_directory_is_named(tmp_path):
 def test_hidden_size_mismatch_is_reported():
     with pytest.raises(ValueError, match="hidden size 32 != model dim 48"):
         Composer.from_config(ComposerConfig(arch="bert", hf_config=BERT), dim=48)
+
+
+def test_too_many_tokens_for_absolute_positions_is_a_clear_error():
+    comp = composer("bert")
+    limit = comp.base_model.config.max_position_embeddings
+    with pytest.raises(ValueError, match=f"has {limit} positions"):
+        comp(["<audio> long"], [[torch.randn(limit + 5, 32)]])

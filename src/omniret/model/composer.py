@@ -125,6 +125,14 @@ class Composer(nn.Module):
     def forward(self, texts: list[str], media: list[list[torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Rendered inputs with their media tokens -> hidden states (B, T, D) and mask (B, T)."""
         embeds, mask = self.embed(texts, media)
+        limit = getattr(self.base_model.config, "max_position_embeddings", None)
+        if limit and embeds.shape[1] > limit:  # absolute positions (BERT): fail clearly, not deep inside HF
+            longest = int(mask.sum(1).max())
+            raise ValueError(
+                f"a composer input has {longest} tokens (text + media tokens) but the composer "
+                f"({type(self.base_model).__name__}) has {limit} positions; shorten the input or keep the "
+                "media resampler on (resampler.kind: shared), which gives every media item a fixed token count"
+            )
         out = self.backbone(inputs_embeds=embeds, attention_mask=self._attention_mask(embeds, mask))
         return out.last_hidden_state, mask
 
