@@ -172,3 +172,29 @@ def test_float_fields_accept_yaml_exponents(tmp_path, dataset):
     assert cfg.optim.lr == 1e-4
     with pytest.raises(ConfigError, match=r"optim\.lr: expected float"):
         config(tmp_path, dataset, optim={"lr": "fast"})
+
+
+def test_mbeir_training_files_become_pairs(tmp_path):
+    from omniret.bench.writer import write_instructions, write_task
+    from omniret.train.data import read_mbeir_pairs
+
+    pool = [{"did": "9:0", "modality": "image", "img_path": "media/a.png"},
+            {"did": "9:1", "modality": "text", "txt": "a red dress"}]  # fmt: skip
+    queries = [{"qid": "9:7", "query_modality": "text", "query_txt": "red", "pos_cand_list": ["9:0"]},
+               {"qid": "9:8", "query_modality": "image,text", "query_img_path": "media/b.png",
+                "query_txt": "make it red", "pos_cand_list": ["9:0", "9:1"]}]  # fmt: skip
+    write_task(tmp_path, "toy_task0", "train", queries, pool)
+    write_instructions(tmp_path, [{"query_modality": "text", "cand_modality": "image", "dataset_name": "Toy",
+                                   "dataset_id": "9", "prompts": ["Find the image.", "Show me a photo."]}])  # fmt: skip
+    pairs = read_mbeir_pairs(tmp_path)
+    assert len(pairs) == 3  # one pair per (query, positive)
+    first = pairs[0]
+    assert first.query == {"text": "red"} and first.positive == {"image": str(tmp_path / "media/a.png")}
+    assert first.dataset == "9" and first.id == "9:0" and first.task == "text->image"
+    assert first.instructions == ("Find the image.", "Show me a photo.")
+    assert pairs[1].query == {"text": "make it red", "image": str(tmp_path / "media/b.png")}
+    assert pairs[2].positive == {"text": "a red dress"} and pairs[2].instructions == ()
+    queries[0]["pos_cand_list"] = ["9:5"]
+    write_task(tmp_path, "toy_task0", "train", queries, pool)
+    with pytest.raises(ConfigError, match="positive 9:5 of query 9:7 is in no candidate pool"):
+        read_mbeir_pairs(tmp_path)

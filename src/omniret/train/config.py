@@ -17,6 +17,8 @@ class DataConfig:
     datasets_per_task: int = 1
     unique_positives: bool = True  # never two pairs with the same positive id in one dataset draw
     instructions: str | None = None  # query_instructions.tsv giving prompts per (dataset, modalities)
+    mbeir: list[str] = field(default_factory=list)  # M-BEIR roots whose query/{mbeir_split}/ files add pairs
+    mbeir_split: str = "train"
 
 
 @dataclass

@@ -23,7 +23,7 @@ from omniret.inputs import OmniInput
 from omniret.losses import omniret_loss
 from omniret.model import OmniRet
 from omniret.train.config import TrainConfig
-from omniret.train.data import Pair, TaskBalancedSampler, instruction_table, read_pairs
+from omniret.train.data import Pair, TaskBalancedSampler, instruction_table, read_mbeir_pairs, read_pairs
 
 STATE_FILE = "trainer_state.pt"
 
@@ -73,6 +73,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         table = instruction_table(cfg.data.instructions) if cfg.data.instructions else None
         self.pairs: list[Pair] = [p for f in cfg.data.pairs for p in read_pairs(f, instructions=table)]
+        self.pairs += [p for r in cfg.data.mbeir for p in read_mbeir_pairs(r, split=cfg.data.mbeir_split)]
         self.model = build_model(cfg)
         self.embedder = Embedder(self.model, cache=FeatureCache())
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg), weight_decay=cfg.optim.weight_decay)
