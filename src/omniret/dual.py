@@ -85,30 +85,31 @@ class DualEncoder:
         return self._text
 
     # -------------------------------------------------------------- encoding
-    def pooled(self, field: str, sources: list) -> list[torch.Tensor]:
+    def pooled(self, field: str, sources: list, *, span=None) -> list:
         """Mean-pooled tower features per source; a video gives (frames, audio track or None)."""
         if field == "image":
             return [x.float().mean(0) for x in self.features.images(sources)]
         if field == "audio":
-            return [x.float().mean(0) for x in self.features.audios(sources)]
+            return [x.float().mean(0) for x in self.features.audios(sources, span=span)]
         return [(f.float().flatten(0, -2).mean(0), None if a is None else a.float().mean(0))
-                for f, a in self.features.videos(sources)]  # fmt: skip
+                for f, a in self.features.videos(sources, span=span)]  # fmt: skip
+
+    def head(self, field: str, pooled) -> torch.Tensor:
+        """One pooled feature -> unit (dim,); a video is the fused sum of its frame and sound-track vectors."""
+        if field != "video":
+            return self.heads["vision" if field == "image" else "audio"](pooled[None])[0]
+        frames, track = pooled
+        parts = [self.heads["vision"](frames[None])[0]]
+        if track is not None and "audio" in self.heads:
+            parts.append(self.heads["audio"](track[None])[0])
+        return F.normalize(torch.stack(parts).sum(0), dim=-1)
 
     @torch.no_grad()
-    def embed_field(self, field: str, values: list) -> torch.Tensor:
+    def embed_field(self, field: str, values: list, *, span=None) -> torch.Tensor:
         """(n, 384) unit rows for one field of n inputs."""
         if field == "text":
             return self.text_model()(values)
-        feats = self.pooled(field, values)
-        if field != "video":
-            return self.heads["vision" if field == "image" else "audio"](torch.stack(feats))
-        out = []
-        for frames, track in feats:
-            parts = [self.heads["vision"](frames[None])[0]]
-            if track is not None and "audio" in self.heads:
-                parts.append(self.heads["audio"](track[None])[0])
-            out.append(F.normalize(torch.stack(parts).sum(0), dim=-1))
-        return torch.stack(out)
+        return torch.stack([self.head(field, f) for f in self.pooled(field, values, span=span)])
 
     def encode(self, inputs: list[OmniInput], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         out = torch.zeros(len(inputs), self.dim)
@@ -116,25 +117,13 @@ class DualEncoder:
             idx = [i for i, x in enumerate(inputs) if getattr(x, field) is not None]
             for k in range(0, len(idx), batch_size):
                 chunk = idx[k : k + batch_size]
-                if field in ("audio", "video") and any(inputs[i].span for i in chunk):
-                    emb = torch.cat([self._span_one(field, inputs[i]) for i in chunk])
+                if field in ("audio", "video") and any(inputs[i].span for i in chunk):  # spans key the cache
+                    emb = torch.cat([self.embed_field(field, [getattr(inputs[i], field)], span=inputs[i].span)
+                                     for i in chunk])  # fmt: skip
                 else:
                     emb = self.embed_field(field, [getattr(inputs[i], field) for i in chunk])
                 out[chunk] += emb
         return F.normalize(out, dim=-1).numpy()
-
-    @torch.no_grad()
-    def _span_one(self, field: str, x: OmniInput) -> torch.Tensor:
-        feats = (self.features.audios if field == "audio" else self.features.videos)(
-            [getattr(x, field)], span=x.span
-        )
-        if field == "audio":
-            return self.heads["audio"](feats[0].float().mean(0)[None])
-        frames, track = feats[0]
-        parts = [self.heads["vision"](frames.float().flatten(0, -2).mean(0)[None])]
-        if track is not None:
-            parts.append(self.heads["audio"](track.float().mean(0)[None]))
-        return F.normalize(torch.cat(parts).sum(0, keepdim=True), dim=-1)
 
 
 def build_heads(tower_dims: dict[str, int], *, dim: int = 384, hidden: int = 1024) -> nn.ModuleDict:

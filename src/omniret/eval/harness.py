@@ -66,16 +66,10 @@ def score_matrix(queries: np.ndarray, cand: np.ndarray, *, chunk: int = 64) -> n
     from omniret.losses import similarity
 
     c = torch.from_numpy(cand)
-    return (
-        np.concatenate(
-            [
-                similarity(torch.from_numpy(queries[i : i + chunk]), c).numpy()
-                for i in range(0, len(queries), chunk)
-            ]
-        )
-        if len(queries)
-        else np.zeros((0, len(cand)), dtype=np.float32)
-    )
+    out = np.zeros((len(queries), len(cand)), dtype=np.float32)
+    for i in range(0, len(queries), chunk):  # chunked: MaxSim builds (q, c, V, V) per block
+        out[i : i + chunk] = similarity(torch.from_numpy(queries[i : i + chunk]), c).numpy()
+    return out
 
 
 class CandidateCache:

@@ -140,18 +140,24 @@ def find_tasks(root: Path, split: str = "test", pattern: str = "*") -> list[tupl
     return found
 
 
+def read_pool(pfile: Path) -> list[Candidate]:
+    return [Candidate(did=str(row["did"]), modality=row["modality"], txt=row.get("txt") or None,
+                      img_path=row.get("img_path") or None, audio_path=row.get("audio_path") or None,
+                      video_path=row.get("video_path") or None)
+            for row in _read_jsonl(pfile, ("did", "modality"))]  # fmt: skip
+
+
+def read_queries(qfile: Path) -> list[Query]:
+    return [Query(qid=str(row["qid"]), modality=row["query_modality"],
+                  pos_cand_list=[str(p) for p in row["pos_cand_list"]], txt=row.get("query_txt") or None,
+                  img_path=row.get("query_img_path") or None, audio_path=row.get("query_audio_path") or None,
+                  video_path=row.get("query_video_path") or None)
+            for row in _read_jsonl(qfile, ("qid", "query_modality", "pos_cand_list"))]  # fmt: skip
+
+
 def load_task(name: str, qfile: Path, pfile: Path, instructions: dict) -> Task:
-    task = Task(name=name, query_file=qfile, pool_file=pfile)
-    for row in _read_jsonl(pfile, ("did", "modality")):
-        task.pool.append(Candidate(did=str(row["did"]), modality=row["modality"], txt=row.get("txt") or None,
-                                   img_path=row.get("img_path") or None, audio_path=row.get("audio_path") or None,
-                                   video_path=row.get("video_path") or None))  # fmt: skip
-    for row in _read_jsonl(qfile, ("qid", "query_modality", "pos_cand_list")):
-        task.queries.append(Query(qid=str(row["qid"]), modality=row["query_modality"],
-                                  pos_cand_list=[str(p) for p in row["pos_cand_list"]], txt=row.get("query_txt") or None,
-                                  img_path=row.get("query_img_path") or None,
-                                  audio_path=row.get("query_audio_path") or None,
-                                  video_path=row.get("query_video_path") or None))  # fmt: skip
+    pool = read_pool(pfile)  # the pool first, as before: format errors name the same file
+    task = Task(name=name, query_file=qfile, pool_file=pfile, queries=read_queries(qfile), pool=pool)
     cand_modality = _pos_modality(task)
     for q in task.queries:
         dataset_id = q.qid.split(":", 1)[0]

@@ -58,9 +58,7 @@ class TrainConfig:
     stage: int = 1
     steps: int = 1000
     max_minutes: float | None = None  # stop (and save) when the time budget is spent
-    stop_at: int | None = (
-        None  # stop (and save) at this step as if interrupted; the schedule still follows `steps`
-    )
+    stop_at: int | None = None  # save and stop here, as if interrupted; the schedule follows `steps`
     seed: int = 0
     out: str = "runs/omniret"
     save_every: int = 200

@@ -117,39 +117,31 @@ class TaskBalancedSampler:
 def read_mbeir_pairs(root: str | Path, *, split: str = "train", pattern: str = "*") -> list[Pair]:
     """M-BEIR training files -> pairs: one per (query, positive candidate) of query/{split}/mbeir_*_{split}.jsonl.
 
-    Positives are looked up in the task's local pool, else in the union pool
+    Positives are looked up in the task's local pool and in the union pool
     ``cand_pool/global/mbeir_union_{split}_cand_pool.jsonl`` (how the released train split ships).
-    ``dataset`` is the qid's dataset id, ``task`` the modality signature (e.g. ``T→I``); every prompt
-    of the instruction TSV row is a candidate instruction, drawn at random per step (METHOD.md §8.2).
+    ``dataset`` is the qid's dataset id, ``task`` the modality signature; every prompt of the
+    instruction TSV row is a candidate instruction, drawn at random per step (METHOD.md §8.2).
     """
-    from omniret.eval.mbeir import Candidate, _read_jsonl, find_tasks, load_task, read_instructions
+    from omniret.eval.mbeir import candidate_input, query_input, read_instructions, read_pool, read_queries
 
     root = Path(root)
+    qdir = root / "query" / split
+    if not qdir.is_dir():
+        raise ConfigError(f"{qdir} not found: expected an M-BEIR layout under {root}")
     union_file = root / "cand_pool" / "global" / f"mbeir_union_{split}_cand_pool.jsonl"
-    union = (
-        {str(r["did"]): r for r in _read_jsonl(union_file, ("did", "modality"))}
-        if union_file.is_file()
-        else {}
-    )
+    union = {c.did: c for c in read_pool(union_file)} if union_file.is_file() else {}
     prompts = read_instructions(root)
     out = []
-    for name, qfile, pfile in _mbeir_files(root, split, pattern, union_file, find_tasks):
-        task = (
-            load_task(name, qfile, pfile, {}) if pfile.is_file() else load_task(name, qfile, union_file, {})
-        )
-        pool = {c.did: c for c in task.pool}
-        for q in task.queries:
+    for qfile in sorted(qdir.glob(f"mbeir_{pattern}_{split}.jsonl")):
+        local = root / "cand_pool" / "local" / qfile.name.replace(f"_{split}.jsonl", "_cand_pool.jsonl")
+        pool = {**union, **({c.did: c for c in read_pool(local)} if local.is_file() else {})}
+        for q in read_queries(qfile):
+            dataset = q.qid.split(":", 1)[0]
             for did in q.pos_cand_list:
-                c = pool.get(did)
-                if c is None and did in union:
-                    r = union[did]
-                    c = Candidate(did=did, modality=r["modality"], txt=r.get("txt") or None,
-                                  img_path=r.get("img_path") or None, audio_path=r.get("audio_path") or None,
-                                  video_path=r.get("video_path") or None)  # fmt: skip
-                if c is None:
+                if did not in pool:
                     raise ConfigError(f"{qfile}: positive {did} of query {q.qid} is in no candidate pool")
-                query, positive = _mbeir_side(root, q, "query"), _mbeir_side(root, c, "cand")
-                dataset = q.qid.split(":", 1)[0]
+                c = pool[did]
+                query, positive = _side(query_input(root, q)), _side(candidate_input(root, c))
                 out.append(Pair(dataset=dataset, task=f"{_modality(query)}->{_modality(positive)}", query=query,
                                 positive=positive, id=did,
                                 instructions=tuple(prompts.get((dataset, q.modality, c.modality), ()))))  # fmt: skip
@@ -158,24 +150,6 @@ def read_mbeir_pairs(root: str | Path, *, split: str = "train", pattern: str = "
     return out
 
 
-def _mbeir_files(root: Path, split: str, pattern: str, union_file: Path, find_tasks):
-    qdir = root / "query" / split
-    if not qdir.is_dir():
-        raise ConfigError(f"{qdir} not found: expected an M-BEIR layout under {root}")
-    if not union_file.is_file():
-        return find_tasks(root, split, pattern)
-    return [(q.name[len("mbeir_") : -len(f"_{split}.jsonl")], q, root / "cand_pool" / "local" / q.name.replace(
-        f"_{split}.jsonl", "_cand_pool.jsonl")) for q in sorted(qdir.glob(f"mbeir_{pattern}_{split}.jsonl"))]  # fmt: skip
-
-
-def _mbeir_side(root: Path, item, kind: str) -> dict:
-    side = {"text": item.txt} if item.txt else {}
-    for key in MEDIA_KEYS:
-        rel = getattr(item, f"{'img' if key == 'image' else key}_path", None)
-        if rel:
-            side[key] = str(root / rel)
-    if not side:
-        raise ConfigError(
-            f"{root}: M-BEIR {kind} {getattr(item, 'qid', getattr(item, 'did', '?'))} has no content"
-        )
-    return side
+def _side(x) -> dict:
+    """An OmniInput's content fields as a pair side (paths as strings)."""
+    return {k: str(v) for k in ("text", *MEDIA_KEYS) if (v := getattr(x, k)) is not None}

@@ -15,7 +15,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from omniret.dual import DualEncoder, build_heads, save_dual, seed_all
 from omniret.losses import hard_negative_infonce
@@ -51,21 +50,13 @@ class FeatureTable:
                     self.rows[(field, v)] = f
             log(f"dual-encoder features: {len(values)} {field} in {time.time() - t0:.0f} s")
 
-    def embed(self, heads, sides: list[dict]) -> torch.Tensor:
+    def embed(self, sides: list[dict]) -> torch.Tensor:
+        """Pair sides -> (n, 384): text rows as stored, media through the (training) heads."""
         out = []
         for s in sides:
             ((field, value),) = s.items()
             row = self.rows[(field, str(value))]
-            if field == "text":
-                out.append(row)
-            elif field == "video":
-                frames, track = row
-                parts = [heads["vision"](frames[None])[0]]
-                if track is not None:
-                    parts.append(heads["audio"](track[None])[0])
-                out.append(F.normalize(torch.stack(parts).sum(0), dim=-1))
-            else:
-                out.append(heads["vision" if field == "image" else "audio"](row[None])[0])
+            out.append(row if field == "text" else self.enc.head(field, row))
         return torch.stack(out)
 
 
@@ -78,7 +69,7 @@ def split_holdout(pairs: list[Pair], frac: float = 0.1) -> tuple[list[Pair], lis
     return [p for p in pairs if not held(p)], [p for p in pairs if held(p)]
 
 
-def recall_at_1(table: FeatureTable, heads, pairs: list[Pair]) -> float:
+def recall_at_1(table: FeatureTable, pairs: list[Pair]) -> float:
     """Mean over tasks of in-task R@1 (each task's held-out positives form its pool)."""
     by_task = defaultdict(list)
     for p in pairs:
@@ -86,8 +77,8 @@ def recall_at_1(table: FeatureTable, heads, pairs: list[Pair]) -> float:
     scores = []
     with torch.no_grad():
         for task_pairs in by_task.values():
-            q = table.embed(heads, [p.query for p in task_pairs])
-            c = table.embed(heads, [p.positive for p in task_pairs])
+            q = table.embed([p.query for p in task_pairs])
+            c = table.embed([p.positive for p in task_pairs])
             ids = [p.id for p in task_pairs]
             best = (q @ c.T).argmax(1).tolist()
             scores.append(sum(ids[b] == ids[i] for i, b in enumerate(best)) / len(task_pairs))
@@ -126,14 +117,14 @@ def train_dual(pair_files: list[str], out: Path, *, steps: int = 2000, batch: in
                 break
         if len(chosen) < 2:
             continue
-        q, c = table.embed(heads, [p.query for p in chosen]), table.embed(heads, [p.positive for p in chosen])
+        q, c = table.embed([p.query for p in chosen]), table.embed([p.positive for p in chosen])
         loss = hard_negative_infonce(q, c, temperature=temperature, beta=0.0, symmetric=True)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if step % eval_every == 0 or step == steps:
             heads.eval()
-            r1 = recall_at_1(table, heads, held)
+            r1 = recall_at_1(table, held)
             if r1 > best[0]:
                 best = (r1, step, {k: v.clone() for k, v in heads.state_dict().items()})
     heads.load_state_dict(best[2])
