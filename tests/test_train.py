@@ -155,12 +155,12 @@ def test_ablation_variants_change_exactly_their_setting(tmp_path):
 
 
 def test_warm_start_aligns_media_and_text_before_stage_one(tmp_path, dataset):
-    cfg = config(tmp_path, dataset, steps=1, warm_start={"steps": 25, "lr": 3e-3})
+    cfg = config(tmp_path, dataset, steps=1, warm_start={"steps": 40, "lr": 3e-3})
     trainer = Trainer(cfg, log=lambda *_: None)
     trainer.run()
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     warm = [r for r in rows if "warm_step" in r]
-    assert [r["warm_step"] for r in warm] == list(range(1, 26))
+    assert [r["warm_step"] for r in warm] == list(range(1, 41))
     first, last = warm[:5], warm[-5:]
     assert np.mean([r["align"] for r in last]) < 0.8 * np.mean([r["align"] for r in first])
     assert np.mean([r["relational"] for r in last]) < 0.5 * np.mean([r["relational"] for r in first])
