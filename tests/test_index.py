@@ -87,20 +87,6 @@ def test_where_modality_group_by_and_metadata(folder, tmp_path, ckpt):
     assert len({h.asset_id for h in grouped}) == len(grouped)
 
 
-def test_composed_query_ranks_differently_from_its_parts(folder, tmp_path, ckpt):
-    ix = index(tmp_path / "db", ckpt)
-    ix.add([folder])
-
-    def scores(q):  # compared as scores per row, so ties cannot make the test flaky
-        return {(h.uri, h.segment_id): h.score for h in ix.search(q, k=20).hits}
-
-    both = scores(OmniInput(text="make it brighter", image=folder / "img1.png"))
-    for part in (OmniInput(text="make it brighter"), OmniInput(image=folder / "img1.png")):
-        other = scores(part)
-        assert max(abs(both[key] - other[key]) for key in both) > 1e-3
-        assert sorted(both, key=lambda k: (-both[k], k)) != sorted(other, key=lambda k: (-other[k], k))
-
-
 def test_incremental_reindex_change_and_prune(folder, tmp_path, ckpt):
     ix = index(tmp_path / "db", ckpt)
     ix.add([folder])

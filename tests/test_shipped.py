@@ -54,3 +54,32 @@ def test_shipped_dual_encoder_baseline_finds_classes(held_out):
     imgs = dual.encode([OmniInput(image=np.stack([im] * 3, axis=-1)) for im in held_out])
     names = dual.encode([OmniInput(text=c) for c in FASHION_CLASSES])
     assert (((names @ imgs.T).argmax(1)) == np.arange(10)).sum() >= 4  # random would get 1 of 10
+
+
+def test_index_composed_query_ranks_differently_from_its_parts(model, held_out, tmp_path):
+    """Through the index, as users run it: a random-weight model lets the text dominate, so use trained heads."""
+    from PIL import Image
+
+    from omniret.index import Index
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    for y, im in enumerate(held_out):
+        Image.fromarray(im).convert("RGB").save(folder / f"{FASHION_CLASSES[y]}.png")
+    ix = Index(tmp_path / "db", model=model)
+    assert len(ix.add([folder]).added) == 10
+
+    def ranking(q):
+        return [h.uri for h in ix.search(q, k=10).hits]
+
+    ref, target, text = folder / "trouser.png", folder / "sneaker.png", "Change it into a sneaker."
+    both, alone, words = (
+        ranking(OmniInput(image=ref, text=text)),
+        ranking(OmniInput(image=ref)),
+        ranking(OmniInput(text=text)),
+    )
+    assert both != alone and both != words
+    assert alone[0] == str(ref.resolve()) and both[0] == str(target.resolve())
+    assert both.index(str(ref.resolve())) < words.index(
+        str(ref.resolve())
+    )  # the image still pulls its own item up
