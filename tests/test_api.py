@@ -165,3 +165,23 @@ def test_multi_vector_model_encodes_one_matrix_per_input(hf_dirs, files):
     )
     assert emb.ndim == 3 and emb.shape[0] == 3 and emb.shape[1] > 1  # (n, V, D), scored with MaxSim
     np.testing.assert_allclose(np.linalg.norm(emb, axis=-1), 1.0, atol=1e-5)
+
+
+def test_bf16_heads_agree_with_fp32(hf_dirs, files):
+    emb = embedder(hf_dirs)
+    assert emb.precision == "fp32"  # conftest: OMNIRET_PRECISION=fp32 turns "auto" into fp32
+    ref = emb.encode(mixed(files))
+    fast = Embedder(emb.model, precision="bf16")  # an explicit choice wins over the environment
+    got = fast.encode(mixed(files))
+    assert fast.precision == "bf16" and got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cos = (got * ref).sum(1)
+    assert cos.min() > 0.995 and not np.array_equal(got, ref), cos  # close, but really computed in bf16
+
+
+def test_precision_is_validated():
+    from omniret.api import resolve_precision
+
+    with pytest.raises(ValueError, match="auto, fp32 or bf16, got 'fp16'"):
+        resolve_precision("fp16")
+    assert resolve_precision("auto") == "fp32" and resolve_precision("bf16") == "bf16"

@@ -83,3 +83,15 @@ def test_index_composed_query_ranks_differently_from_its_parts(model, held_out, 
     assert both.index(str(ref.resolve())) < words.index(
         str(ref.resolve())
     )  # the image still pulls its own item up
+
+
+def test_bf16_inference_keeps_the_shipped_rankings(model, held_out):
+    """The default on CPUs with native bf16: the trained heads must rank exactly as in fp32 here."""
+    from omniret.api import Embedder
+
+    fast = Embedder(model.model, precision="bf16")
+    imgs = [OmniInput(image=np.stack([im] * 3, axis=-1)) for im in held_out]
+    names = [OmniInput(text=c) for c in FASHION_CLASSES]
+    ref, got = model.encode(imgs + names), fast.encode(imgs + names)
+    assert ((ref * got).sum(1)).min() > 0.999
+    assert ((got[10:] @ got[:10].T).argmax(1) == (ref[10:] @ ref[:10].T).argmax(1)).all()

@@ -48,15 +48,14 @@ class Indexer:
         )
         self.max_audio_seconds, self.log = max_audio_seconds, log or (lambda *_: None)
         self.recipe_hash = model.recipes.get("hash", "none") if isinstance(model.recipes, dict) else "none"
+        self.weights_hash = model.weights_hash  # hashes every head tensor: once per job, not per row
 
     def add(
         self, paths: list, *, meta: dict | None = None, prune: bool = False, progress: bool = False
     ) -> IndexReport:
         report = IndexReport()
         with self.store.writer():
-            self.store.check_model(
-                self.model.model_id, self.model.weights_hash, self.recipe_hash, self.model.dim
-            )
+            self.store.check_model(self.model.model_id, self.weights_hash, self.recipe_hash, self.model.dim)
             table = self.store.table(self.model.dim)
             known = _known(table)  # uri -> content hash
             files = walk(paths, skip=self.store.path)
@@ -148,7 +147,7 @@ class Indexer:
         return [{
             "asset_id": asset_id(path), "segment_id": s.segment_id, "uri": str(path), "modality": modality,
             "t0": s.t0, "t1": s.t1, "content_hash": content_hash, "model_id": self.model.model_id,
-            "weights_hash": self.model.weights_hash, "recipe_hash": self.recipe_hash, "meta": json.dumps(file_meta),
+            "weights_hash": self.weights_hash, "recipe_hash": self.recipe_hash, "meta": json.dumps(file_meta),
             "text": s.text, "vector": v.astype(np.float32),
         } for s, v in zip(segments, vectors, strict=True)]  # fmt: skip
 
