@@ -51,7 +51,7 @@ bench: install system-deps
 	cd benchmarks && ../$(PY) p1_resampler.py && ../$(PY) p2_encode_overhead.py && ../$(PY) p2_index_overhead.py
 	cd benchmarks && ../$(PY) p4_index_memory.py && ../$(PY) p3_ann.py   # index: memory, 1M-vector ANN
 
-demo: install
+demo: install system-deps
 	$(VENV)/bin/omniret demo
 
 clean:

@@ -1,14 +1,16 @@
 """``omniret demo``: gather licence-clean sample media from installed packages, index it, search it.
 
 Sources (all installed by ``make demo``; licences in docs/LICENSES.md): scikit-image's sample
-photos, openclipart drawings, Asterisk speech prompts, CC0 animal recordings, a video we assemble
-from those, and a small markdown note. Re-running reuses the index: unchanged files are skipped.
+photos, openclipart drawings, held-out Fashion-MNIST items, Asterisk speech prompts, CC0 animal
+recordings, a video we assemble from those, and a small markdown note. Re-running reuses the index: unchanged files are skipped.
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+import numpy as np
 
 from omniret.inputs import OmniInput
 
@@ -46,12 +48,39 @@ def gather(media: Path, log=print) -> Path:
     for name, source in copies.items():
         if not (media / name).exists() and source.exists():
             shutil.copyfile(source, media / name)
+    _fashion(media)
     if not (media / "notes.md").exists():
         (media / "notes.md").write_text(NOTES)
+    needs = [media / n for n in ("cat-photo.png", "dog-drawing.png", "cat.mp3", "dog.mp3")]
     if not (media / "pets.mp4").exists():
-        _pets_video(media)
+        if all(p.exists() for p in needs):
+            _pets_video(media)
+        else:
+            log(
+                f"no pets.mp4: missing {', '.join(p.name for p in needs if not p.exists())} (run `make system-deps` as root)"
+            )
     log(f"sample media in {media}: {len(list(media.iterdir()))} files")
     return media
+
+
+FASHION = ("trouser", "sneaker", "bag", "dress")
+
+
+def _fashion(media: Path) -> None:
+    """Held-out Fashion-MNIST items (t10k, never trained on), for the composed image + text query."""
+    from PIL import Image
+
+    from omniret.bench.sources import FASHION_CLASSES, SourceMissingError, fashion_mnist
+
+    if all((media / f"fashion-{n}.png").exists() for n in FASHION):
+        return
+    try:
+        images, labels = fashion_mnist("t10k")
+    except SourceMissingError:
+        return
+    for name in FASHION:
+        i = int(np.flatnonzero(labels[9000:] == FASHION_CLASSES.index(name))[0]) + 9000
+        Image.fromarray(images[i]).resize((112, 112), Image.NEAREST).save(media / f"fashion-{name}.png")
 
 
 def _pets_video(media: Path) -> None:
@@ -77,7 +106,11 @@ def queries(media: Path) -> list[tuple[str, OmniInput, dict]]:
         ("audio -> image", OmniInput(audio=media / "rooster.mp3"), {"modalities": ["image"]}),
         (
             "image + text -> image",
-            OmniInput(image=media / "rocket.jpg", text="Change it into a cup of coffee."),
+            OmniInput(
+                image=media / "fashion-trouser.png",
+                text="Change it into a sneaker.",
+                instruction="Find a fashion image that matches the reference image changed as requested.",
+            ),
             {"modalities": ["image"]},
         ),
         ("text -> video moment", OmniInput(text="a dog"), {"modalities": ["video"]}),
