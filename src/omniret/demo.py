@@ -103,7 +103,7 @@ def queries(media: Path) -> list[tuple[str, OmniInput, dict]]:
     return [
         ("text -> image", OmniInput(text="a photo of a cat"), {"modalities": ["image"]}),
         ("text -> audio", OmniInput(text="a dog barking"), {"modalities": ["audio"]}),
-        ("audio -> image", OmniInput(audio=media / "rooster.mp3"), {"modalities": ["image"]}),
+        ("audio -> image", OmniInput(audio=media / "cat.mp3"), {"modalities": ["image"]}),
         (
             "image + text -> image",
             OmniInput(
