@@ -151,7 +151,7 @@ def run(db: Path, media: Path, *, k: int = 3, log=print) -> None:
             )
             log(
                 f"  {rank}. {h.score:+.3f}  {Path(h.uri).name}{moment}"
-                + (f"  “{h.text[:50]}…”" if h.text else "")
+                + (f"  “{' '.join(h.text.split())[:60]}…”" if h.text else "")
             )
 
 
