@@ -187,6 +187,44 @@ def test_ann_is_tuned_to_a_measured_recall_and_reported(tmp_path):
     assert (
         ann["recall"] >= 0.9 and ann["rows"] == 3000 and store.sidecar()["ann"]["nprobes"] == ann["nprobes"]
     )
+    assert ann["tune_lower_bound"] >= 0.9 and ann["sample"] == 50  # chosen on 25 queries, measured on 25 others
     result = search_vector(store, x[0], k=5)
     assert result.mode.startswith("ann (") and f"recall@10={ann['recall']:.3f}" in result.mode
     assert result.hits[0].uri == "v0"
+    from omniret.index.ann import exact_top
+
+    queries = x[:12] + 0.2 * rng.normal(size=(12, 32)).astype(np.float32)
+    flat = [set(table.search(q).metric("dot").bypass_vector_index().limit(10).with_row_id(True).to_arrow()["_rowid"]
+                .to_pylist()) for q in queries]  # fmt: skip
+    assert exact_top(table, queries, 10, batch=700) == flat  # the streamed pass equals LanceDB's flat scan
+
+
+def test_shot_aware_video_moments_follow_the_cuts(tmp_path):
+    """Cuts where the picture changes; long shots split at 10 s; a 1 s flash is not a shot of its own."""
+    from omniret.bench.render import make_video
+    from omniret.index.decompose import decompose
+
+    colour = {c: Image.new("RGB", (32, 32), rgb) for c, rgb in
+              {"A": (200, 30, 30), "B": (30, 200, 30), "F": (250, 250, 250), "C": (30, 30, 200)}.items()}  # fmt: skip
+    plan = "AAA" + "B" * 14 + "CCCC" + "F" + "CCC"  # seconds: A 0-3, B 3-17, C 17-21, flash 21-22, C 22-25
+    path = make_video(
+        [colour[c] for c in plan], None, tmp_path / "shots.mp4", seconds_each=1.0, fps=4, size=32
+    )
+    segs = decompose(path, "video", video_mode="shots")[0]
+    spans = [(s.t0, s.t1) for s in segs if s.segment_id != "whole"]
+    expected = [(0, 3), (3, 10), (10, 17), (17, 25)]  # the 14 s shot becomes two even 7 s moments
+    assert len(spans) == len(expected), spans
+    for (t0, t1), (e0, e1) in zip(spans, expected, strict=True):
+        assert abs(t0 - e0) <= 0.3 and abs(t1 - e1) <= 0.3, spans
+    fixed = [(s.t0, s.t1) for s in decompose(path, "video")[0] if s.segment_id != "whole"]
+    assert fixed == [(0.0, 10.0), (10.0, 20.0), (15.0, 25.0)]  # fixed: full 10 s windows, the last overlaps
+
+
+def test_segmentation_is_recorded_and_kept(folder, tmp_path, ckpt):
+    ix = index(tmp_path / "db", ckpt)
+    ix.add([folder / "clip.mp4"], video_segments="shots")
+    assert ix.stats()["segmentation"]["video"] == "shots"
+    ix.add([folder / "tone.wav"])  # no choice given: the index's own is kept
+    assert ix.stats()["segmentation"]["video"] == "shots"
+    with pytest.raises(IndexMismatchError, match="cuts videos into shots segments, not fixed"):
+        ix.add([folder], video_segments="fixed")

@@ -134,6 +134,42 @@ def test_video_uniform_frames_timestamps_and_audio(tmp_path):
     assert abs(len(clip.audio) / 16000 - 3.0) < 0.15
 
 
+def test_video_span_audio_comes_from_that_span_alone(tmp_path):
+    """A moment's audio is decoded after a seek (not the whole track each time): one second per tone."""
+    from PIL import Image
+
+    from omniret.bench.render import make_video
+
+    tones = [440.0, 880.0, 1320.0, 660.0]
+    wave = np.concatenate([sine(f, 1.0, 16000) for f in tones])
+    frames = [Image.new("RGB", (32, 32), (i * 60, 0, 0)) for i in range(len(tones))]
+    path = make_video(frames, wave, tmp_path / "tones.mp4", seconds_each=1.0, fps=10, size=32)
+    for i, f in enumerate(tones[1:], 1):
+        clip = load_video(path, max_frames=1, start=i + 0.1, end=i + 0.9)
+        assert len(clip.audio) / 16000 == pytest.approx(0.8, abs=0.03)
+        assert dominant_frequency(clip.audio, 16000) == pytest.approx(f, abs=15)
+        from_bytes = load_video(path.read_bytes(), max_frames=1, start=i + 0.1, end=i + 0.9)
+        np.testing.assert_allclose(from_bytes.audio, clip.audio)  # path (streamed) and bytes agree
+
+
+def test_file_digest_streams_and_names_bad_files(tmp_path):
+    import hashlib
+
+    from omniret.media.source import file_digest
+
+    data = np.random.default_rng(0).bytes(3 * 1024 * 1024 + 17)
+    (tmp_path / "big.bin").write_bytes(data)
+    digest, head = file_digest(tmp_path / "big.bin", chunk=1 << 20)
+    assert digest == hashlib.sha256(data).hexdigest() and head == data[:4096]
+    (tmp_path / "empty.bin").write_bytes(b"")
+    with pytest.raises(EmptyMediaError, match=r"empty\.bin: file is empty"):
+        file_digest(tmp_path / "empty.bin")
+    with pytest.raises(UnreadableMediaError, match=r"missing\.bin: file not found"):
+        file_digest(tmp_path / "missing.bin")
+    with pytest.raises(MediaTooLargeError, match="over the 1000-byte limit"):
+        file_digest(tmp_path / "big.bin", max_bytes=1000)
+
+
 def test_video_span_keyframes_and_cap(tmp_path):
     path = write_video(tmp_path / "rgb.mp4", COLOURS)
     span = load_video(path, max_frames=2, start=1.0, end=2.0)

@@ -35,15 +35,26 @@ def index(
         0.95, "--target-recall", help="Recall@10 vs exact search the ANN must reach."
     ),
     batch_files: int = typer.Option(8, "--batch-files", help="Files per commit."),
+    video_segments: str = typer.Option(
+        None,
+        "--video-segments",
+        help="Video moments: 'fixed' (every 10 s) or 'shots' (cut at shot changes, at most 10 s). "
+        "Default: the index's own; 'fixed' for a new index.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Index images, audio, video and text files into one table; unchanged files are skipped."""
     from omniret.index import Index, IndexMismatchError
+    from omniret.index.decompose import VIDEO_MODES
 
+    if video_segments not in (None, *VIDEO_MODES):
+        raise typer.BadParameter(
+            f"--video-segments must be one of {', '.join(VIDEO_MODES)}, not {video_segments!r}"
+        )
     ix = Index(db, model=model)
     try:
         report = ix.add(paths, meta=_parse_meta(meta), prune=prune, progress=not quiet, batch_files=batch_files,
-                        log=typer.echo if quiet else None)  # fmt: skip
+                        video_segments=video_segments, log=typer.echo if quiet else None)  # fmt: skip
     except IndexMismatchError as err:
         raise typer.BadParameter(str(err)) from None
     typer.echo(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {report.unchanged}, "

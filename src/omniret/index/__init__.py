@@ -33,11 +33,13 @@ class Index:
         return self._model
 
     def add(self, paths, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
-            batch_files: int = 8, max_file_bytes: int | None = None, log=None) -> IndexReport:  # fmt: skip
+            batch_files: int = 8, max_file_bytes: int | None = None, video_segments: str | None = None,
+            log=None) -> IndexReport:  # fmt: skip
+        """``video_segments``: "fixed" (10 s) or "shots"; None keeps the index's own (new: "fixed")."""
         limits = {"max_file_bytes": max_file_bytes} if max_file_bytes else {}
-        return Indexer(self.store, self.model, batch_files=batch_files, log=log, **limits).add(
-            list(paths), meta=meta, prune=prune, progress=progress
-        )
+        return Indexer(
+            self.store, self.model, batch_files=batch_files, log=log, video_segments=video_segments, **limits
+        ).add(list(paths), meta=meta, prune=prune, progress=progress)
 
     def search(self, query: OmniInput | str, *, k: int = 10, modalities: list[str] | None = None,
                where: str | None = None, group_by_asset: bool = False) -> SearchResult:  # fmt: skip
@@ -79,7 +81,8 @@ class Index:
         ann = meta.get("ann")
         return {"path": str(self.store.path), "rows": table.count_rows(), "assets": len(set(cols["uri"].to_pylist())),
                 "by_modality": by_mod, "model_id": meta.get("model_id"), "weights_hash": meta.get("weights_hash"),
-                "recipe_hash": meta.get("recipe_hash"), "index_mode": "ann" if ann else "exact",
+                "recipe_hash": meta.get("recipe_hash"), "segmentation": meta.get("segmentation"),
+                "index_mode": "ann" if ann else "exact",
                 "ann_recall@10": ann.get("recall") if ann else None}  # fmt: skip
 
 

@@ -20,19 +20,63 @@ INDEX_TYPES = ("IVF_SQ", "IVF_PQ", "IVF_FLAT", "IVF_HNSW_SQ")
 
 
 def recall_at(table, queries: np.ndarray, truth: list[set], k: int, *, nprobes: int, refine: int) -> float:
-    got = 0
+    return float(np.mean(per_query_recall(table, queries, truth, k, nprobes=nprobes, refine=refine)))
+
+
+def per_query_recall(table, queries, truth, k: int, *, nprobes: int, refine: int) -> np.ndarray:
+    got = []
     for q, t in zip(queries, truth, strict=True):
         rows = table.search(q).metric("dot").nprobes(nprobes).refine_factor(refine).limit(k).with_row_id(True)
-        got += len(t & set(rows.to_arrow()["_rowid"].to_pylist()))
-    return got / (k * len(queries))
+        got.append(len(t & set(rows.to_arrow()["_rowid"].to_pylist())) / k)
+    return np.array(got)
 
 
-def exact_top(table, queries: np.ndarray, k: int) -> list[set]:
-    out = []
-    for q in queries:
-        rows = table.search(q).metric("dot").bypass_vector_index().limit(k).with_row_id(True).to_arrow()
-        out.append(set(rows["_rowid"].to_pylist()))
-    return out
+def lower_bound(recalls: np.ndarray, z: float = 1.645) -> float:
+    """One-sided 95 % lower confidence bound of the mean recall: the cheapest setting that merely
+    touches the target on a small sample falls below it on new queries (P3 run of 2026-12-02: 0.952
+    on 60 tuning queries, 0.930 on the benchmark's)."""
+    if len(recalls) < 2:
+        return float(recalls.mean()) if len(recalls) else 0.0
+    return float(recalls.mean() - z * recalls.std(ddof=1) / np.sqrt(len(recalls)))
+
+
+def sample_queries(
+    table, n_rows: int, size: int, rng: np.random.Generator, *, noise: float = 0.5
+) -> np.ndarray:
+    """Stored vectors moved to cosine ~0.9 of themselves: near the data, as real queries are, but not
+    near-duplicates whose own row is trivially the top hit. Only the sampled rows are read (1M rows
+    of 1024-d floats would be 4 GB)."""
+    picks = sorted(int(i) for i in rng.choice(n_rows, size=min(size, n_rows), replace=False))
+    vecs = np.asarray(
+        table.take_offsets(picks).select(["vector"]).to_arrow()["vector"].to_pylist(), np.float32
+    )
+    dim = vecs.shape[1]
+    vecs += rng.normal(scale=noise / np.sqrt(dim), size=vecs.shape).astype(np.float32) * np.linalg.norm(
+        vecs, axis=1, keepdims=True
+    )
+    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+
+def exact_top(table, queries: np.ndarray, k: int, *, batch: int = 65_536) -> list[set]:
+    """Exact top-k row ids of every query in one streamed pass over the table (64k rows at a time):
+    one matrix product per batch instead of a flat scan per query (4.3 s each at 1M x 1024)."""
+    queries = np.asarray(queries, np.float32)
+    best_s = np.full((len(queries), k), -np.inf, np.float32)
+    best_i = np.zeros((len(queries), k), np.int64)
+    reader = table.search().select(["vector"]).with_row_id(True).limit(None).to_batches(batch)
+    for rb in reader:
+        dim = rb.schema.field("vector").type.list_size
+        vecs = rb.column("vector").values.to_numpy(zero_copy_only=False).reshape(-1, dim)
+        ids = rb.column("_rowid").to_numpy()
+        s = np.concatenate([best_s, queries @ vecs.T], axis=1)  # (q, k + b)
+        i = np.concatenate([best_i, np.broadcast_to(ids, (len(queries), len(ids)))], axis=1)
+        top = (
+            np.argpartition(-s, k - 1, axis=1)[:, :k]
+            if s.shape[1] > k
+            else np.arange(s.shape[1])[None].repeat(len(s), 0)
+        )
+        best_s, best_i = np.take_along_axis(s, top, 1), np.take_along_axis(i, top, 1)
+    return [set(map(int, row[np.isfinite(sc)])) for row, sc in zip(best_i, best_s, strict=True)]
 
 
 def build_ann(
@@ -44,7 +88,8 @@ def build_ann(
     seed: int = 0,
     index_type: str = "IVF_SQ",
 ) -> dict:
-    """Create the index, then pick the cheapest (nprobes, refine) meeting ``target_recall`` on a sample."""
+    """Create the index, then pick the cheapest (nprobes, refine) whose recall@k on half of a query
+    sample is at least ``target_recall`` with 95 % confidence; report recall on the other half."""
     if index_type not in INDEX_TYPES:
         raise ValueError(f"index_type must be one of {INDEX_TYPES}, got {index_type!r}")
     table = store.table()
@@ -54,28 +99,29 @@ def build_ann(
     table.create_index("vector", config=_index_config(index_type, n, dim), replace=True)
     build_s = time.perf_counter() - start
     rng = np.random.default_rng(seed)
-    rows = table.search().select(["vector"]).limit(None).to_arrow()["vector"]
-    picks = rng.choice(len(rows), size=min(sample, len(rows)), replace=False)
-    queries = np.stack([np.asarray(rows[int(i)].as_py(), dtype=np.float32) for i in picks])
-    queries += rng.normal(scale=0.01, size=queries.shape).astype(
-        np.float32
-    )  # near, not equal, to stored rows
-    truth = exact_top(table, queries, k)
+    queries = sample_queries(table, n, sample, rng)
+    tune, check = queries[: len(queries) // 2 or 1], queries[len(queries) // 2 :]
+    tune_truth, check_truth = exact_top(table, tune, k), exact_top(table, check, k)
     chosen = None
-    for refine in REFINE:
+    for refine in REFINE:  # cheapest first: widen the probe before re-ranking more
         for nprobes in NPROBES:
-            r = recall_at(table, queries, truth, k, nprobes=nprobes, refine=refine)
-            chosen = {"nprobes": nprobes, "refine_factor": refine, "recall": r}
-            if r >= target_recall:
+            r = per_query_recall(table, tune, tune_truth, k, nprobes=nprobes, refine=refine)
+            chosen = {"nprobes": nprobes, "refine_factor": refine, "tune_recall": float(r.mean()),
+                      "tune_lower_bound": lower_bound(r)}  # fmt: skip
+            if chosen["tune_lower_bound"] >= target_recall:
                 break
-        if chosen["recall"] >= target_recall:
+        if chosen["tune_lower_bound"] >= target_recall:
             break
+    # the recall we report is measured on queries the choice never saw
+    chosen["recall"] = recall_at(
+        table, check, check_truth, k, nprobes=chosen["nprobes"], refine=chosen["refine_factor"]
+    )
     ann = {
         **chosen,
         "index_type": index_type,
         "target_recall": target_recall,
         "k": k,
-        "sample": len(queries),
+        "sample": len(queries),  # half to choose, half to measure
         "rows": n,
         "build_seconds": build_s,
     }

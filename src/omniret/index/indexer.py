@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from omniret.index.decompose import decompose
+from omniret.index.decompose import decompose, segmentation
 from omniret.index.files import detect, duration, walk
 from omniret.index.store import Store, quote
 from omniret.media import MediaError
-from omniret.media.source import read_bytes
+from omniret.media.source import file_digest
 
 MAX_FILE_BYTES = 2 * 1024**3
 
@@ -39,7 +39,8 @@ def asset_id(path: Path) -> str:
 
 class Indexer:
     def __init__(self, store: Store, model, *, batch_files: int = 8, max_audio_seconds: float = 4 * 3600,
-                 max_file_bytes: int = MAX_FILE_BYTES, log=None) -> None:  # fmt: skip
+                 max_file_bytes: int = MAX_FILE_BYTES, video_segments: str | None = None,
+                 log=None) -> None:  # fmt: skip
         self.store, self.model, self.batch_files, self.max_file_bytes = (
             store,
             model,
@@ -49,12 +50,17 @@ class Indexer:
         self.max_audio_seconds, self.log = max_audio_seconds, log or (lambda *_: None)
         self.recipe_hash = model.recipes.get("hash", "none") if isinstance(model.recipes, dict) else "none"
         self.weights_hash = model.weights_hash  # hashes every head tensor: once per job, not per row
+        self.wanted_segmentation = segmentation(video_segments) if video_segments else None
+        self.video_mode = "fixed"
 
     def add(
         self, paths: list, *, meta: dict | None = None, prune: bool = False, progress: bool = False
     ) -> IndexReport:
         report = IndexReport()
         with self.store.writer():
+            # segmentation first: an index that already has a model but no recorded segmentation predates
+            # the record and was cut at fixed 10 s
+            self.video_mode = self.store.check_segmentation(self.wanted_segmentation)["video"]
             self.store.check_model(self.model.model_id, self.weights_hash, self.recipe_hash, self.model.dim)
             table = self.store.table(self.model.dim)
             known = _known(table)  # uri -> content hash
@@ -75,16 +81,15 @@ class Indexer:
             if f.suffix.lower() == ".json":  # metadata sidecars, not content
                 continue
             try:
-                data = read_bytes(f, max_bytes=self.max_file_bytes)
+                h, head = file_digest(f, max_bytes=self.max_file_bytes)  # streamed: flat memory for any size
             except MediaError as err:
                 report.skipped.append((str(f), err.reason))
                 continue
-            h = hashlib.sha256(data).hexdigest()
             if known.get(str(f)) == h:
                 report.unchanged += 1
                 continue
-            modality = detect(f, data[:4096])
-            todo.append((f, h, modality, duration(f, modality, len(data))))
+            modality = detect(f, head)
+            todo.append((f, h, modality, duration(f, modality, f.stat().st_size)))
         return todo
 
     def _ingest(self, table, todo, known, meta, report, progress) -> None:
@@ -138,7 +143,9 @@ class Indexer:
             from omniret.media import UnsupportedMediaError
 
             raise UnsupportedMediaError(str(path), "not an image, audio, video or text file")
-        return decompose(path, modality, max_audio_seconds=self.max_audio_seconds)[0]
+        return decompose(
+            path, modality, max_audio_seconds=self.max_audio_seconds, video_mode=self.video_mode
+        )[0]
 
     def _rows(
         self, path: Path, content_hash: str, modality: str, segments, vectors, meta: dict

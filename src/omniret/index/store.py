@@ -29,6 +29,9 @@ def schema(dim: int):
 
 class Store:
     def __init__(self, path: str | Path) -> None:
+        # LanceDB's Rust logger warns thousands of times while building an IVF index on 1M rows
+        # ("visited_generator_queue is full", empty k-means clusters): errors only, unless the user set it.
+        os.environ.setdefault("LANCEDB_LOG", "error")
         import lancedb
 
         self.path = Path(path)
@@ -60,6 +63,23 @@ class Store:
                 f"recipe {meta.get('recipe_hash')}); this run uses {model_id} (weights {weights_hash}, recipe "
                 f"{recipe_hash}). Use another --db or re-index everything with one model."
             )
+
+    def check_segmentation(self, wanted: dict | None) -> dict:
+        """The index's decomposition recipe: the stored one (indexes before it was recorded cut videos
+        at fixed 10 s), or ``wanted`` for a new index; a different explicit one is refused."""
+        from omniret.index.decompose import segmentation
+
+        meta = self.sidecar()
+        stored = meta.get("segmentation") or (segmentation() if meta.get("model_id") else None)
+        if stored is not None and wanted is not None and wanted != stored:
+            raise IndexMismatchError(
+                f"{self.path} cuts videos into {stored['video']} segments, not {wanted['video']}; "
+                "use another --db to index with a different segmentation"
+            )
+        chosen = stored or wanted or segmentation()
+        if meta.get("segmentation") != chosen:
+            self.write_sidecar({**self.sidecar(), "segmentation": chosen})
+        return chosen
 
     # ------------------------------------------------------------------ table
 

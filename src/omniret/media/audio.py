@@ -63,31 +63,49 @@ def _decode_soundfile(data: bytes, sample_rate: int) -> np.ndarray:
 
 
 def decode_audio_stream(
-    data: bytes, name: str, *, sample_rate: int = SAMPLE_RATE, stream_required: bool = True
-):
-    """The first audio stream of any FFmpeg-readable container, resampled by libswresample.
+    source, name: str, *, sample_rate: int = SAMPLE_RATE, stream_required: bool = True,
+    start: float | None = None, end: float | None = None,
+):  # fmt: skip
+    """The first audio stream of any FFmpeg-readable container (bytes or a path), resampled by
+    libswresample; with ``start``/``end`` only that span is decoded (after a seek), so the moments of
+    an hour-long video do not each decode the whole track.
 
     Returns None when the container has no audio stream and ``stream_required`` is False.
     """
     import av
 
+    from omniret.media.source import av_input
+
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(av_input(source)) as container:
             if not container.streams.audio:
                 if stream_required:
                     what = "video without an audio track" if container.streams.video else "no audio stream"
                     raise WrongModalityError(name, f"expected audio but found {what}")
                 return None
+            stream = container.streams.audio[0]
+            if start and stream.time_base:
+                container.seek(int(start / stream.time_base), stream=stream, backward=True)
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-            chunks = []
-            for frame in container.decode(audio=0):
+            chunks, first = [], None
+            for frame in container.decode(stream):
+                t = float(frame.time) if frame.time is not None else None
+                if end is not None and t is not None and t > end:
+                    break
+                if first is None:
+                    first = t if t is not None else 0.0
                 chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
             chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
     except av.error.InvalidDataError as err:
         raise CorruptMediaError(name, f"cannot decode audio ({err})") from None
     except av.error.FFmpegError as err:
         raise CorruptMediaError(name, f"decoder error ({err})") from None
-    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    wave = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    if start is None and end is None:
+        return wave
+    lo = max(0, round(((start or 0.0) - (first or 0.0)) * sample_rate))  # decoding began at `first`
+    hi = None if end is None else lo + max(0, round((end - max(start or 0.0, first or 0.0)) * sample_rate))
+    return wave[lo:hi]
 
 
 def resample(wave: np.ndarray, rate: int, target: int) -> np.ndarray:

@@ -46,6 +46,51 @@ def read_bytes(src, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
+def open_source(src, *, max_bytes: int = MAX_FILE_BYTES):
+    """(a path string or the bytes, first 4 KiB) without reading a whole file into memory: a long
+    video is decoded span by span straight from disk. Bad files fail as ``read_bytes`` would."""
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        data = read_bytes(src)
+        return data, data[:4096]
+    path = Path(src)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise MediaTooLargeError(str(src), f"file is {size} bytes, over the {max_bytes}-byte limit")
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except MediaTooLargeError:
+        raise
+    except (OSError, ValueError):
+        read_bytes(src, max_bytes=max_bytes)  # raises, naming the problem (not found, a directory, denied)
+        raise UnreadableMediaError(str(src), "cannot read") from None
+    if not head:
+        raise EmptyMediaError(describe(src), "file is empty (0 bytes)")
+    return str(path), head
+
+
+def av_input(source):
+    """What ``av.open`` takes for a source from ``open_source``: the path, or a fresh stream over the bytes."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        import io
+
+        return io.BytesIO(source)
+    return source
+
+
+def file_digest(path, *, max_bytes: int = MAX_FILE_BYTES, chunk: int = 1 << 20) -> tuple[str, bytes]:
+    """(sha256 hex, first 4 KiB) of a file, streamed in 1 MiB chunks: memory stays flat for any size."""
+    source, head = open_source(path, max_bytes=max_bytes)
+    h = hashlib.sha256()
+    try:
+        with open(source, "rb") as f:
+            while block := f.read(chunk):
+                h.update(block)
+    except OSError as err:
+        raise UnreadableMediaError(str(path), f"cannot read ({err.strerror or err})") from None
+    return h.hexdigest(), head
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from omniret.media.audio import SAMPLE_RATE, decode_audio_stream
+from omniret.media.audio import decode_audio_stream
 from omniret.media.errors import CorruptMediaError, EmptyMediaError, WrongModalityError
-from omniret.media.source import describe, read_bytes, sniff
+from omniret.media.source import av_input, describe, open_source, sniff
 
 
 @dataclass
@@ -34,26 +33,23 @@ def load_video(
     """Decode at most ``max_frames`` frames (uniform over [start, end] or keyframes) plus the audio."""
     if sampling not in ("uniform", "keyframe"):
         raise ValueError(f"sampling must be 'uniform' or 'keyframe', got {sampling!r}")
-    data = read_bytes(src)
+    source, head = open_source(src)  # a path stays on disk: spans are decoded after a seek
     name = name or describe(src)
-    kind = sniff(data)
+    kind = sniff(head)
     if kind in ("image", "audio", "text"):
         raise WrongModalityError(name, f"expected a video but the content is {kind}")
-    clip = _decode_frames(data, name, max_frames=max_frames, sampling=sampling, start=start, end=end)
+    clip = _decode_frames(source, name, max_frames=max_frames, sampling=sampling, start=start, end=end)
     if with_audio:
-        track = decode_audio_stream(data, name, stream_required=False)
-        if track is not None and track.size:
-            lo = int((start or 0.0) * SAMPLE_RATE)
-            hi = None if end is None else int(end * SAMPLE_RATE)
-            clip.audio = track[lo:hi] if track[lo:hi].size else None
+        track = decode_audio_stream(source, name, stream_required=False, start=start, end=end)
+        clip.audio = track if track is not None and track.size else None
     return clip
 
 
-def _decode_frames(data, name, *, max_frames, sampling, start, end) -> VideoClip:
+def _decode_frames(source, name, *, max_frames, sampling, start, end) -> VideoClip:
     import av
 
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(av_input(source)) as container:
             if not container.streams.video:
                 raise WrongModalityError(name, "expected a video but the file has no video stream")
             stream = container.streams.video[0]
