@@ -187,7 +187,9 @@ def test_ann_is_tuned_to_a_measured_recall_and_reported(tmp_path):
     assert (
         ann["recall"] >= 0.9 and ann["rows"] == 3000 and store.sidecar()["ann"]["nprobes"] == ann["nprobes"]
     )
-    assert ann["tune_lower_bound"] >= 0.9 and ann["sample"] == 50  # chosen on 25 queries, measured on 25 others
+    assert (
+        ann["tune_lower_bound"] >= 0.9 and ann["sample"] == 50
+    )  # chosen on 25 queries, measured on 25 others
     result = search_vector(store, x[0], k=5)
     assert result.mode.startswith("ann (") and f"recall@10={ann['recall']:.3f}" in result.mode
     assert result.hits[0].uri == "v0"
@@ -228,3 +230,46 @@ def test_segmentation_is_recorded_and_kept(folder, tmp_path, ckpt):
     assert ix.stats()["segmentation"]["video"] == "shots"
     with pytest.raises(IndexMismatchError, match="cuts videos into shots segments, not fixed"):
         ix.add([folder], video_segments="fixed")
+
+
+def test_video_moments_store_their_keyframe(folder, tmp_path, ckpt):
+    import io
+    import json
+
+    ix = index(tmp_path / "db", ckpt)
+    ix.add([folder])
+    hits = ix.search("x", k=20).hits
+    video = [h for h in hits if h.modality == "video"]
+    assert video and all(h.keyframe is None for h in hits if h.modality != "video")
+    img = Image.open(io.BytesIO(video[0].keyframe))
+    assert img.format == "JPEG" and max(img.size) <= 160
+    r, g, _ = img.convert("RGB").getpixel((img.width // 2, img.height // 2))
+    assert g > 200 and r < 60  # the clip is red for 1 s then green: its middle (1.0 s) is green
+    assert json.loads(json.dumps(video[0].as_dict()))["keyframe"].startswith("data:image/jpeg;base64,")
+
+
+def test_an_index_made_before_keyframes_keeps_working_and_is_migrated(folder, tmp_path, ckpt):
+    import pyarrow as pa
+
+    from omniret.index.store import TABLE, schema
+
+    ix = index(tmp_path / "db", ckpt)
+    ix.add([folder / "img0.png"])
+    old = ix.store.table().to_arrow().drop_columns(["keyframe"])  # as an index of the previous release
+    ix.store.db.drop_table(TABLE)
+    ix.store.db.create_table(
+        TABLE,
+        data=old,
+        schema=pa.schema(
+            [f for f in schema(old.schema.field("vector").type.list_size) if f.name != "keyframe"]
+        ),
+    )
+    assert [h.uri for h in ix.search("x", k=5).hits] == [
+        str((folder / "img0.png").resolve())
+    ]  # readable as is
+    ix.add([folder / "clip.mp4"])
+    t = ix.store.table().to_arrow()
+    kf = dict(zip(t["modality"].to_pylist(), t["keyframe"].to_pylist(), strict=True))
+    assert (
+        t.num_rows == 2 and kf["image"] is None and kf["video"][:2] == b"\xff\xd8"
+    )  # old row kept, new has a JPEG

@@ -24,6 +24,7 @@ class Segment:
     t1: float | None
     input: OmniInput
     text: str | None = None  # passage text / snippet stored for display
+    keyframe_at: float | None = None  # video: the time of the frame shown for this moment
 
 
 def windows(duration: float, size: float, hop: float) -> list[tuple[float, float]]:
@@ -76,10 +77,15 @@ def video_segments(path: Path, *, mode: str = "fixed") -> tuple[list[Segment], f
     except (av.error.FFmpegError, IndexError) as err:
         raise CorruptMediaError(str(path), f"cannot open video ({err})") from None
     spans = spans or windows(max(duration, 0.1), VIDEO_WINDOW, VIDEO_WINDOW)
-    segs = [Segment("whole", 0.0, duration, OmniInput(video=path))] if len(spans) > 1 else []
+    segs = (
+        [Segment("whole", 0.0, duration, OmniInput(video=path), keyframe_at=duration / 2)]
+        if len(spans) > 1
+        else []
+    )
     for t0, t1 in spans:
+        span = (t0, max(t1, t0 + 0.05))
         segs.append(
-            Segment(f"{t0:.2f}-{t1:.2f}", t0, t1, OmniInput(video=path, span=(t0, max(t1, t0 + 0.05))))
+            Segment(f"{t0:.2f}-{t1:.2f}", t0, t1, OmniInput(video=path, span=span), keyframe_at=(t0 + t1) / 2)
         )
     return segs, duration
 

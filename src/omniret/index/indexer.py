@@ -19,6 +19,7 @@ from omniret.index.files import detect, duration, walk
 from omniret.index.store import Store, quote
 from omniret.media import MediaError
 from omniret.media.source import file_digest
+from omniret.media.video import thumbnail
 
 MAX_FILE_BYTES = 2 * 1024**3
 
@@ -156,6 +157,7 @@ class Indexer:
             "t0": s.t0, "t1": s.t1, "content_hash": content_hash, "model_id": self.model.model_id,
             "weights_hash": self.weights_hash, "recipe_hash": self.recipe_hash, "meta": json.dumps(file_meta),
             "text": s.text, "vector": v.astype(np.float32),
+            "keyframe": thumbnail(path, s.keyframe_at) if s.keyframe_at is not None else None,
         } for s, v in zip(segments, vectors, strict=True)]  # fmt: skip
 
     def _prune(self, table, files, known, roots, report) -> None:

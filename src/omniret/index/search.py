@@ -25,9 +25,16 @@ class Hit:
     segment_id: str
     text: str | None
     meta: dict
+    keyframe: bytes | None = None  # JPEG of a video moment's middle frame
 
     def as_dict(self) -> dict:
-        return dict(vars(self))
+        """JSON-ready: the keyframe as a data URI a browser can show directly."""
+        out = dict(vars(self))
+        if self.keyframe:
+            import base64
+
+            out["keyframe"] = "data:image/jpeg;base64," + base64.b64encode(self.keyframe).decode()
+        return out
 
 
 @dataclass
@@ -60,14 +67,12 @@ def search_vector(store: Store, vector: np.ndarray, *, k: int = 10, modalities: 
     if clauses:
         q = q.where(" AND ".join(clauses), prefilter=True)
     fetch = k * 8 if group_by_asset else k
-    rows = (
-        q.limit(fetch)
-        .select(["asset_id", "segment_id", "uri", "modality", "t0", "t1", "text", "meta", "_distance"])
-        .to_list()
-    )
+    cols = ["asset_id", "segment_id", "uri", "modality", "t0", "t1", "text", "meta"]
+    cols += ["keyframe"] if "keyframe" in table.schema.names else []  # indexes made before it lack it
+    rows = q.limit(fetch).select([*cols, "_distance"]).to_list()
     hits = [Hit(score=1.0 - float(r["_distance"]), uri=r["uri"], modality=r["modality"], t0=r["t0"], t1=r["t1"],
-                asset_id=r["asset_id"], segment_id=r["segment_id"], text=r["text"], meta=json.loads(r["meta"] or "{}"))
-            for r in rows]  # fmt: skip
+                asset_id=r["asset_id"], segment_id=r["segment_id"], text=r["text"], meta=json.loads(r["meta"] or "{}"),
+                keyframe=r.get("keyframe")) for r in rows]  # fmt: skip
     if group_by_asset:
         best: dict[str, Hit] = {}
         for h in hits:

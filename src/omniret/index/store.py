@@ -23,7 +23,7 @@ def schema(dim: int):
         ("asset_id", pa.string()), ("segment_id", pa.string()), ("uri", pa.string()), ("modality", pa.string()),
         ("t0", pa.float64()), ("t1", pa.float64()), ("content_hash", pa.string()), ("model_id", pa.string()),
         ("weights_hash", pa.string()), ("recipe_hash", pa.string()), ("meta", pa.string()), ("text", pa.string()),
-        ("vector", pa.list_(pa.float32(), dim)),
+        ("vector", pa.list_(pa.float32(), dim)), ("keyframe", pa.binary()),
     ])  # fmt: skip
 
 
@@ -84,8 +84,14 @@ class Store:
     # ------------------------------------------------------------------ table
 
     def table(self, dim: int | None = None):
+        """The index table; ``dim`` given (a writer) creates it, or adds columns an older index lacks."""
         if TABLE in self.db.list_tables().tables:
-            return self.db.open_table(TABLE)
+            table = self.db.open_table(TABLE)
+            if dim is not None and "keyframe" not in table.schema.names:
+                import pyarrow as pa
+
+                table.add_columns(pa.field("keyframe", pa.binary()))  # all null for rows made before
+            return table
         if dim is None:
             return None
         return self.db.create_table(TABLE, schema=schema(dim))

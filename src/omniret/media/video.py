@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,6 +69,28 @@ def _decode_frames(source, name, *, max_frames, sampling, start, end) -> VideoCl
     if not picked:
         raise EmptyMediaError(name, "video has no decodable frames in the requested span")
     return VideoClip(frames=[img for _, img in picked], timestamps=[t for t, _ in picked], duration=duration)
+
+
+def thumbnail(path, at: float, *, max_side: int = 160, quality: int = 80) -> bytes | None:
+    """JPEG bytes of the first frame at or after ``at`` seconds, at most ``max_side`` px: the moment's
+    keyframe, stored with its row so a result list can show it without decoding the video again."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            if at > 0 and stream.time_base:
+                container.seek(int(at / stream.time_base), stream=stream, backward=True)
+            for frame in container.decode(stream):
+                if frame.time is None or frame.time + 1e-6 >= at:
+                    img = frame.to_image()
+                    img.thumbnail((max_side, max_side))
+                    buf = io.BytesIO()
+                    img.convert("RGB").save(buf, format="JPEG", quality=quality)
+                    return buf.getvalue()
+    except (av.error.FFmpegError, IndexError, OSError):
+        return None  # the moment is indexed anyway; only its picture is missing
+    return None
 
 
 def _stream_pick(frames, k: int, t0: float, t1: float, *, uniform: bool) -> list[tuple[float, object]]:
