@@ -87,7 +87,7 @@ def main() -> None:
         ["FAISS IndexFlatIP", "1.000", np.median(faiss_ms), np.percentile(faiss_ms, 99),
          f"{np.median(exact_ms) / np.median(faiss_ms):.1f}x"],
         [f"LanceDB {ann['index_type']} (nprobes {ann['nprobes']}, refine {ann['refine_factor']})",
-         f"{held_recall:.3f} (tuning sample {ann['recall']:.3f})",
+         f"{held_recall:.3f} (tuner's held-out half {ann['recall']:.3f})",
          np.median(ann_ms), np.percentile(ann_ms, 99), f"{np.median(exact_ms) / np.median(ann_ms):.1f}x"],
     ]  # fmt: skip
     print(f"P3: {args.rows:,} clustered unit vectors, dim {args.dim}; load {load_s:.0f} s, "
