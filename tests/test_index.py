@@ -273,3 +273,12 @@ def test_an_index_made_before_keyframes_keeps_working_and_is_migrated(folder, tm
     assert (
         t.num_rows == 2 and kf["image"] is None and kf["video"][:2] == b"\xff\xd8"
     )  # old row kept, new has a JPEG
+
+
+def test_commit_batches_bound_files_and_media_seconds():
+    from omniret.index.indexer import commit_batches
+
+    todo = [(f"f{i}", "", "audio", s) for i, s in enumerate([1, 1, 1, 1, 1, 2000, 1, 1, 1])]
+    sizes = [[t[3] for t in b] for b in commit_batches(todo, 2, 1800)]
+    assert sizes == [[1, 1], [1, 1], [1], [2000], [1, 1], [1]]  # the 2000 s file commits alone
+    assert [t for b in commit_batches(todo, 2, 1800) for t in b] == todo  # nothing lost or reordered

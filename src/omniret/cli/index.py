@@ -34,7 +34,9 @@ def index(
     target_recall: float = typer.Option(
         0.95, "--target-recall", help="Recall@10 vs exact search the ANN must reach."
     ),
-    batch_files: int = typer.Option(8, "--batch-files", help="Files per commit."),
+    batch_files: int = typer.Option(
+        8, "--batch-files", help="Files per commit (and at most 30 min of media per commit)."
+    ),
     video_segments: str = typer.Option(
         None,
         "--video-segments",

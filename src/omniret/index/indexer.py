@@ -22,6 +22,8 @@ from omniret.media.source import file_digest
 from omniret.media.video import thumbnail
 
 MAX_FILE_BYTES = 2 * 1024**3
+BATCH_FILES = 8  # files per commit (P2 on real media: 8 -> 1.12x, 16 -> 1.16x, 32 -> 1.29x the towers)
+BATCH_MEDIA_SECONDS = 1800.0  # ... and at most 30 min of media, so decoded audio stays bounded
 
 
 @dataclass
@@ -39,7 +41,7 @@ def asset_id(path: Path) -> str:
 
 
 class Indexer:
-    def __init__(self, store: Store, model, *, batch_files: int = 8, max_audio_seconds: float = 4 * 3600,
+    def __init__(self, store: Store, model, *, batch_files: int = BATCH_FILES, max_audio_seconds: float = 4 * 3600,
                  max_file_bytes: int = MAX_FILE_BYTES, video_segments: str | None = None,
                  log=None) -> None:  # fmt: skip
         self.store, self.model, self.batch_files, self.max_file_bytes = (
@@ -95,8 +97,9 @@ class Indexer:
 
     def _ingest(self, table, todo, known, meta, report, progress) -> None:
         bar = _progress(progress, sum(t[3] for t in todo))  # ETA by media duration, not file count
-        for start in range(0, len(todo), self.batch_files):
-            batch = todo[start : start + self.batch_files]
+        finished = 0
+        for batch in commit_batches(todo, self.batch_files, BATCH_MEDIA_SECONDS):
+            finished += len(batch)
             rows, done = self._batch_rows(batch, meta, report)
             replaced = [u for u in done if u in known]
             report.added += [u for u in done if u not in known]
@@ -108,9 +111,7 @@ class Indexer:
             report.rows_written += len(rows)
             for _, _, _, seconds in batch:
                 bar(seconds)
-            self.log(
-                f"committed {len(rows)} rows from {min(start + self.batch_files, len(todo))}/{len(todo)} files"
-            )
+            self.log(f"committed {len(rows)} rows from {finished}/{len(todo)} files")
 
     def _batch_rows(self, batch, meta, report) -> tuple[list[dict], list[str]]:
         """Decompose every file of the batch, then encode all their segments in one call (heads at full
@@ -167,6 +168,20 @@ class Indexer:
             if uri not in present and any(uri.startswith(r) for r in root_strs):
                 table.delete(f"uri = {quote(uri)}")
                 report.pruned.append(uri)
+
+
+def commit_batches(todo: list, max_files: int, max_seconds: float):
+    """Consecutive groups of at most ``max_files`` files and ``max_seconds`` of media; a single longer
+    file is a batch of its own. Decoded waves of a batch are held together until it is committed."""
+    batch, seconds = [], 0.0
+    for item in todo:
+        if batch and (len(batch) >= max_files or seconds + item[3] > max_seconds):
+            yield batch
+            batch, seconds = [], 0.0
+        batch.append(item)
+        seconds += item[3]
+    if batch:
+        yield batch
 
 
 def _known(table) -> dict[str, str]:
