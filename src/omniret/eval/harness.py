@@ -82,7 +82,7 @@ class CandidateCache:
         if self.root is None:
             return None
         key = hashlib.sha256(
-            f"{model.model_id}|{model.weights_hash}|{file_hash(pool_file)}".encode()
+            f"{model.model_id}|{model.weights_hash}|{getattr(model, 'precision', 'fp32')}|{file_hash(pool_file)}".encode()
         ).hexdigest()
         return self.root / f"{key[:24]}.npz"
 

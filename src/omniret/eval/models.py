@@ -30,6 +30,7 @@ class ScoreFusion:
         self.weights_hash = base.weights_hash
         self.recipes = base.recipes
         self.dim = base.dim
+        self.precision = getattr(base, "precision", "fp32")
 
     def encode(self, inputs: list[OmniInput], *, batch_size: int = 16, progress: bool = False) -> np.ndarray:
         parts, owner = [], []

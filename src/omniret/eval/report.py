@@ -12,7 +12,12 @@ from omniret.eval.mbeir import file_hash
 
 
 def model_record(model) -> dict:
-    rec = {"id": model.model_id, "weights_hash": model.weights_hash, "recipes": model.recipes}
+    rec = {
+        "id": model.model_id,
+        "weights_hash": model.weights_hash,
+        "recipes": model.recipes,
+        "precision": getattr(model, "precision", "fp32"),
+    }  # heads' inference precision (bf16 autocast or fp32)
     inner = getattr(model, "model", None) or getattr(getattr(model, "base", None), "model", None)
     if inner is not None and hasattr(inner, "config"):
         from omniret.config import to_dict
