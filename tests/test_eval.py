@@ -186,6 +186,7 @@ def test_cli_writes_json_trec_report_and_chart(tmp_path):
     assert out.exit_code == 0, out.output
     record = json.loads((tmp_path / "r.json").read_text())
     assert record["model"]["id"] == "random" and "toy_task0" in record["tasks"]
+    assert record["model"]["precision"] == "fp32"  # conftest sets OMNIRET_PRECISION=fp32
     assert any(p.endswith("mbeir_toy_task0_test.jsonl") for p in record["data_files"])
     assert (tmp_path / "run.trec").stat().st_size > 0 and (tmp_path / "report.png").stat().st_size > 0
     assert "| toy_task0 | T→T | 3 | 4 |" in (tmp_path / "report.md").read_text()
@@ -202,3 +203,13 @@ def test_multi_vector_scores_are_maxsim():
     np.testing.assert_allclose(score_matrix(q, c, chunk=2), want, rtol=1e-5)
     flat_q, flat_c = q[:, 0], c[:, 0]
     np.testing.assert_allclose(score_matrix(flat_q, flat_c), flat_q @ flat_c.T)
+
+
+def test_candidate_cache_is_keyed_by_precision(tmp_path):
+    from omniret.eval.harness import CandidateCache
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("{}\n")
+    cache, fast = CandidateCache(tmp_path / "c"), FakeModel()
+    fast.precision = "bf16"
+    assert cache._path(FakeModel(), pool) != cache._path(fast, pool)  # bf16 vectors never reused as fp32
