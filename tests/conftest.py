@@ -102,6 +102,7 @@ def hf_dirs(tmp_path_factory):
     from transformers import AutoConfig, AutoModel, WhisperConfig, WhisperModel
 
     root = tmp_path_factory.mktemp("hf")
+    torch.manual_seed(0)  # the same tiny towers whichever tests ran before (training tests compare losses)
     cfg = tiny_config_dict()
     vision = dict(cfg["towers"]["vision"]["hf_config"])
     model = AutoModel.from_config(AutoConfig.for_model(vision.pop("model_type"), **vision))

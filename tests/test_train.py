@@ -3,6 +3,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -81,11 +82,21 @@ def test_loss_is_finite_and_decreases(tmp_path, dataset):
     cfg = config(tmp_path, dataset, steps=40)
     cfg.data.tasks_per_batch, cfg.data.pairs_per_task = 1, 4
     trainer = Trainer(cfg, log=lambda *_: None)
+
+    def fixed_batches_loss() -> float:
+        """The same 8 batches in eval mode: step-to-step training losses at batch 4 are too noisy to
+        compare (one full-suite run saw 1.49 -> 1.38 by those while this measure halves)."""
+        trainer.model.eval()
+        with torch.no_grad():
+            return float(np.mean([trainer.loss_at(s)[0].total.item() for s in range(8)]))
+
+    before = fixed_batches_loss()
     trainer.run()
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     losses = [r["total"] for r in rows if "total" in r]
     assert len(losses) == 40 and all(np.isfinite(losses))
-    assert np.mean(losses[-8:]) < 0.8 * np.mean(losses[:8])
+    after = fixed_batches_loss()
+    assert after < 0.8 * before, (before, after)
     assert (tmp_path / "run" / "final" / "heads.safetensors").is_file()
 
 
