@@ -14,6 +14,7 @@ from omniret.checkpoint import is_checkpoint, load_checkpoint, recipes, weights_
 from omniret.config import load_config, preset_names
 from omniret.features import FeatureExtractor
 from omniret.inputs import OmniInput
+from omniret.media.audio import SAMPLE_RATE
 from omniret.model import Media, OmniRet, Sample
 
 SHIPPED = Path(__file__).parent / "weights"  # trained heads that ship with the package, one dir per preset
@@ -156,7 +157,7 @@ def _audio_size(x: OmniInput) -> float:
     if a is None:
         return 0.0
     if x.span is not None:
-        return float(x.span[1] - x.span[0]) * 16000
+        return float(x.span[1] - x.span[0]) * SAMPLE_RATE
     if isinstance(a, tuple):
         return float(len(a[0]))
     if isinstance(a, np.ndarray):

@@ -2,7 +2,8 @@
 
 Sources (all installed by ``make demo``; licences in docs/LICENSES.md): scikit-image's sample
 photos, openclipart drawings, held-out Fashion-MNIST items, Asterisk speech prompts, CC0 animal
-recordings, a video we assemble from those, and a small markdown note. Re-running reuses the index: unchanged files are skipped.
+recordings, a video we assemble from those, and a small markdown note. Re-running reuses the index:
+unchanged files are skipped.
 """
 
 from __future__ import annotations
@@ -85,7 +86,6 @@ def _fashion(media: Path) -> None:
 
 def _pets_video(media: Path) -> None:
     """20 s: a cat with its meowing for 10 s, then a dog barking for 10 s (a moment to find)."""
-    import numpy as np
     from PIL import Image
 
     from omniret.bench.render import make_video

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omniret.index.indexer import Indexer, IndexReport
+from omniret.index.indexer import BATCH_FILES, Indexer, IndexReport
 from omniret.index.search import ANN_MIN_ROWS, SearchResult, search, search_vector
 from omniret.index.store import IndexMismatchError, Store, quote
 from omniret.inputs import OmniInput
@@ -33,7 +33,7 @@ class Index:
         return self._model
 
     def add(self, paths, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
-            batch_files: int = 8, max_file_bytes: int | None = None, video_segments: str | None = None,
+            batch_files: int = BATCH_FILES, max_file_bytes: int | None = None, video_segments: str | None = None,
             log=None) -> IndexReport:  # fmt: skip
         """``video_segments``: "fixed" (10 s) or "shots"; None keeps the index's own (new: "fixed")."""
         limits = {"max_file_bytes": max_file_bytes} if max_file_bytes else {}

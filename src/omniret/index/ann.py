@@ -70,11 +70,7 @@ def exact_top(table, queries: np.ndarray, k: int, *, batch: int = 65_536) -> lis
         ids = rb.column("_rowid").to_numpy()
         s = np.concatenate([best_s, queries @ vecs.T], axis=1)  # (q, k + b)
         i = np.concatenate([best_i, np.broadcast_to(ids, (len(queries), len(ids)))], axis=1)
-        top = (
-            np.argpartition(-s, k - 1, axis=1)[:, :k]
-            if s.shape[1] > k
-            else np.arange(s.shape[1])[None].repeat(len(s), 0)
-        )
+        top = np.argpartition(-s, k - 1, axis=1)[:, :k]  # s has >= k columns: the running best k
         best_s, best_i = np.take_along_axis(s, top, 1), np.take_along_axis(i, top, 1)
     return [set(map(int, row[np.isfinite(sc)])) for row, sc in zip(best_i, best_s, strict=True)]
 

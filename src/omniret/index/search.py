@@ -12,6 +12,7 @@ from omniret.index.store import Store, quote
 from omniret.inputs import OmniInput
 
 ANN_MIN_ROWS = 50_000  # below this, exact search is fast enough and always exact
+HIT_COLUMNS = ("asset_id", "segment_id", "uri", "modality", "t0", "t1", "text", "meta", "keyframe")
 
 
 @dataclass
@@ -67,8 +68,7 @@ def search_vector(store: Store, vector: np.ndarray, *, k: int = 10, modalities: 
     if clauses:
         q = q.where(" AND ".join(clauses), prefilter=True)
     fetch = k * 8 if group_by_asset else k
-    cols = ["asset_id", "segment_id", "uri", "modality", "t0", "t1", "text", "meta"]
-    cols += ["keyframe"] if "keyframe" in table.schema.names else []  # indexes made before it lack it
+    cols = [c for c in HIT_COLUMNS if c in table.schema.names]  # an index made before a column lacks it
     rows = q.limit(fetch).select([*cols, "_distance"]).to_list()
     hits = [Hit(score=1.0 - float(r["_distance"]), uri=r["uri"], modality=r["modality"], t0=r["t0"], t1=r["t1"],
                 asset_id=r["asset_id"], segment_id=r["segment_id"], text=r["text"], meta=json.loads(r["meta"] or "{}"),

@@ -84,13 +84,12 @@ class Store:
     # ------------------------------------------------------------------ table
 
     def table(self, dim: int | None = None):
-        """The index table; ``dim`` given (a writer) creates it, or adds columns an older index lacks."""
+        """The index table; ``dim`` given (a writer) creates it, or adds the columns an older one lacks."""
         if TABLE in self.db.list_tables().tables:
             table = self.db.open_table(TABLE)
-            if dim is not None and "keyframe" not in table.schema.names:
-                import pyarrow as pa
-
-                table.add_columns(pa.field("keyframe", pa.binary()))  # all null for rows made before
+            missing = [f for f in schema(dim) if f.name not in table.schema.names] if dim is not None else []
+            if missing:  # columns added since the index was made (e.g. keyframe): all null for older rows
+                table.add_columns(missing)
             return table
         if dim is None:
             return None

@@ -20,8 +20,9 @@ def describe(src) -> str:
     return f"<{type(src).__name__}>"
 
 
-def read_bytes(src, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """The raw bytes of a path or bytes input, with empty/unreadable/oversized files named."""
+def read_bytes(src, *, max_bytes: int = MAX_FILE_BYTES, limit: int | None = None) -> bytes:
+    """The raw bytes of a path or bytes input (the first ``limit`` bytes when given), with
+    empty/unreadable/oversized files named."""
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     else:
@@ -30,7 +31,8 @@ def read_bytes(src, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
             size = path.stat().st_size
             if size > max_bytes:
                 raise MediaTooLargeError(str(src), f"file is {size} bytes, over the {max_bytes}-byte limit")
-            data = path.read_bytes()
+            with path.open("rb") as f:
+                data = f.read() if limit is None else f.read(limit)
         except MediaTooLargeError:
             raise
         except FileNotFoundError:
@@ -48,25 +50,11 @@ def read_bytes(src, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
 
 def open_source(src, *, max_bytes: int = MAX_FILE_BYTES):
     """(a path string or the bytes, first 4 KiB) without reading a whole file into memory: a long
-    video is decoded span by span straight from disk. Bad files fail as ``read_bytes`` would."""
+    video is decoded span by span straight from disk. Bad files fail as ``read_bytes`` does."""
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = read_bytes(src)
         return data, data[:4096]
-    path = Path(src)
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise MediaTooLargeError(str(src), f"file is {size} bytes, over the {max_bytes}-byte limit")
-        with path.open("rb") as f:
-            head = f.read(4096)
-    except MediaTooLargeError:
-        raise
-    except (OSError, ValueError):
-        read_bytes(src, max_bytes=max_bytes)  # raises, naming the problem (not found, a directory, denied)
-        raise UnreadableMediaError(str(src), "cannot read") from None
-    if not head:
-        raise EmptyMediaError(describe(src), "file is empty (0 bytes)")
-    return str(path), head
+    return str(Path(src)), read_bytes(src, max_bytes=max_bytes, limit=4096)
 
 
 def av_input(source):
