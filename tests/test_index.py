@@ -164,25 +164,31 @@ def test_sigkill_mid_ingest_then_rerun_equals_an_uninterrupted_run(folder, tmp_p
     np.testing.assert_allclose([r[2] for r in killed], [r[2] for r in clean], atol=1e-6)
 
 
-def test_ann_is_tuned_to_a_measured_recall_and_reported(tmp_path):
+def _clustered_store(path, n: int = 3000, dim: int = 32):
     import pyarrow as pa
 
-    from omniret.index.ann import build_ann
-    from omniret.index.search import search_vector
     from omniret.index.store import Store, schema
 
-    store = Store(tmp_path / "db")
-    store.write_sidecar({"model_id": "synthetic", "weights_hash": "0", "recipe_hash": "0", "dim": 32})
-    table = store.table(32)
+    store = Store(path)
+    store.write_sidecar({"model_id": "synthetic", "weights_hash": "0", "recipe_hash": "0", "dim": dim})
+    table = store.table(dim)
     rng = np.random.default_rng(0)
-    centers = rng.normal(size=(20, 32))
-    x = centers[rng.integers(20, size=3000)] + 0.3 * rng.normal(size=(3000, 32))
+    centers = rng.normal(size=(20, dim))
+    x = centers[rng.integers(20, size=n)] + 0.3 * rng.normal(size=(n, dim))
     x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-    cols = {f.name: pa.nulls(len(x), f.type) for f in schema(32)}
+    cols = {f.name: pa.nulls(len(x), f.type) for f in schema(dim)}
     cols["uri"] = pa.array([f"v{i}" for i in range(len(x))])
     cols["modality"] = pa.array(["image"] * len(x))
-    cols["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 32)
-    table.add(pa.table(cols, schema=schema(32)))
+    cols["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), dim)
+    table.add(pa.table(cols, schema=schema(dim)))
+    return store, table, x, rng
+
+
+def test_ann_is_tuned_to_a_measured_recall_and_reported(tmp_path):
+    from omniret.index.ann import build_ann
+    from omniret.index.search import search_vector
+
+    store, table, x, rng = _clustered_store(tmp_path / "db")
     ann = build_ann(store, target_recall=0.9, sample=50)
     assert (
         ann["recall"] >= 0.9 and ann["rows"] == 3000 and store.sidecar()["ann"]["nprobes"] == ann["nprobes"]
@@ -199,6 +205,24 @@ def test_ann_is_tuned_to_a_measured_recall_and_reported(tmp_path):
     flat = [set(table.search(q).metric("dot").bypass_vector_index().limit(10).with_row_id(True).to_arrow()["_rowid"]
                 .to_pylist()) for q in queries]  # fmt: skip
     assert exact_top(table, queries, 10, batch=700) == flat  # the streamed pass equals LanceDB's flat scan
+
+
+def test_ann_setting_that_fails_the_held_out_check_is_escalated(tmp_path, monkeypatch):
+    """The tuning half can accept a setting the other half rejects (the IVF k-means is unseeded): the
+    walk then continues to a costlier setting instead of storing a recall below the target."""
+    from omniret.index import ann as ann_mod
+
+    store, *_ = _clustered_store(tmp_path / "db", n=1000)
+    real, seen = ann_mod.recall_at, []
+
+    def first_check_fails(table, queries, truth, k, *, nprobes, refine):
+        seen.append((nprobes, refine))
+        return 0.0 if len(seen) == 1 else real(table, queries, truth, k, nprobes=nprobes, refine=refine)
+
+    monkeypatch.setattr(ann_mod, "recall_at", first_check_fails)
+    ann = ann_mod.build_ann(store, target_recall=0.9, sample=40)
+    assert ann["checks"] == len(seen) >= 2 and ann["met_target"] and ann["recall"] >= 0.9
+    assert (ann["nprobes"], ann["refine_factor"]) > seen[0]  # the ladder is ordered (nprobes, refine)
 
 
 def test_shot_aware_video_moments_follow_the_cuts(tmp_path):

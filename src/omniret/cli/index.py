@@ -64,7 +64,11 @@ def index(
     for path, reason in report.skipped:
         typer.echo(f"skipped {path}: {reason}")
     if build_ann:
-        typer.echo(f"ann: {ix.build_ann(target_recall=target_recall)}")
+        ann = ix.build_ann(target_recall=target_recall)
+        typer.echo(f"ann: {ann}")
+        if ann.get("met_target") is False:
+            typer.echo(f"warning: measured recall@{ann['k']} {ann['recall']:.3f} is below the target "
+                       f"{target_recall} even when probing every partition", err=True)  # fmt: skip
 
 
 def _parse_video(spec: str) -> tuple[str, tuple[float, float] | None]:

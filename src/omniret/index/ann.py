@@ -85,7 +85,8 @@ def build_ann(
     index_type: str = "IVF_SQ",
 ) -> dict:
     """Create the index, then pick the cheapest (nprobes, refine) whose recall@k on half of a query
-    sample is at least ``target_recall`` with 95 % confidence; report recall on the other half."""
+    sample is at least ``target_recall`` with 95 % confidence and report its recall on the other half;
+    if that falls short, keep escalating until both agree (``met_target`` says whether it got there)."""
     if index_type not in INDEX_TYPES:
         raise ValueError(f"index_type must be one of {INDEX_TYPES}, got {index_type!r}")
     table = store.table()
@@ -98,24 +99,23 @@ def build_ann(
     queries = sample_queries(table, n, sample, rng)
     tune, check = queries[: len(queries) // 2 or 1], queries[len(queries) // 2 :]
     tune_truth, check_truth = exact_top(table, tune, k), exact_top(table, check, k)
-    chosen = None
-    # cheapest first: scanning partitions is the cost (nprobes 256 of 1000 reads a quarter of the data);
-    # exact re-ranking of refine x k rows is cheap and repairs what int8 quantisation mis-orders
-    for nprobes in NPROBES:
-        for refine in REFINE:
-            r = per_query_recall(table, tune, tune_truth, k, nprobes=nprobes, refine=refine)
-            chosen = {"nprobes": nprobes, "refine_factor": refine, "tune_recall": float(r.mean()),
-                      "tune_lower_bound": lower_bound(r)}  # fmt: skip
-            if chosen["tune_lower_bound"] >= target_recall:
-                break
-        if chosen["tune_lower_bound"] >= target_recall:
-            break
-    # the recall we report is measured on queries the choice never saw
-    chosen["recall"] = recall_at(
-        table, check, check_truth, k, nprobes=chosen["nprobes"], refine=chosen["refine_factor"]
-    )
+    parts = _partitions(n)
+    probes = [p for p in NPROBES if p < parts] + [parts]  # probing every partition is the last resort
+    ladder = [(p, r) for p in probes for r in REFINE]
+    chosen, start_at, checks = None, 0, 0
+    # the IVF k-means is not seeded by LanceDB, so one build can need more probes than another: a
+    # setting the tuning half accepts is confirmed on the other half and, if it falls short there
+    # (CI run of 2026-12-02: lower bound 0.903 on 25 queries, 0.816 on 25 others), the walk goes on
+    while chosen is None or (chosen["recall"] < target_recall and start_at < len(ladder)):
+        chosen, start_at = _cheapest(table, tune, tune_truth, k, ladder, start_at, target_recall)
+        chosen["recall"] = recall_at(
+            table, check, check_truth, k, nprobes=chosen["nprobes"], refine=chosen["refine_factor"]
+        )
+        checks += 1
     ann = {
         **chosen,
+        "met_target": chosen["recall"] >= target_recall,
+        "checks": checks,  # 1: the reported recall is held out; more: the check half also steered the walk
         "index_type": index_type,
         "target_recall": target_recall,
         "k": k,
@@ -127,6 +127,20 @@ def build_ann(
     return ann
 
 
+def _cheapest(table, tune, truth, k: int, ladder, start_at: int, target: float) -> tuple[dict, int]:
+    """The first setting from ``ladder[start_at:]`` (cheapest first: scanning partitions is the cost,
+    exact re-ranking of refine x k rows is cheap and repairs what int8 quantisation mis-orders) whose
+    recall is at least ``target`` with 95 % confidence, or the last; and where to resume after it."""
+    for i in range(start_at, len(ladder)):
+        nprobes, refine = ladder[i]
+        r = per_query_recall(table, tune, truth, k, nprobes=nprobes, refine=refine)
+        chosen = {"nprobes": nprobes, "refine_factor": refine, "tune_recall": float(r.mean()),
+                  "tune_lower_bound": lower_bound(r)}  # fmt: skip
+        if chosen["tune_lower_bound"] >= target:
+            break
+    return chosen, i + 1
+
+
 def _sub_vectors(dim: int) -> int:
     for sub in (dim // 4, dim // 8, dim // 16, 1):  # 4 dims per code: dim/16 was too coarse (P3)
         if sub and dim % sub == 0:
@@ -134,11 +148,15 @@ def _sub_vectors(dim: int) -> int:
     return 1
 
 
+def _partitions(n: int) -> int:
+    return max(1, int(math.sqrt(n)))
+
+
 def _index_config(index_type: str, n: int, dim: int):
     """lancedb's unified index config (the metric/num_partitions keyword API is deprecated)."""
     from lancedb.index import HnswSq, IvfFlat, IvfPq, IvfSq
 
-    parts = max(1, int(math.sqrt(n)))
+    parts = _partitions(n)
     if index_type == "IVF_PQ":
         return IvfPq(distance_type="dot", num_partitions=parts, num_sub_vectors=_sub_vectors(dim))
     if index_type == "IVF_FLAT":
