@@ -209,3 +209,19 @@ def test_mbeir_training_files_become_pairs(tmp_path):
     write_task(tmp_path, "toy_task0", "train", queries, pool)
     with pytest.raises(ConfigError, match="positive 9:5 of query 9:7 is in no candidate pool"):
         read_mbeir_pairs(tmp_path)
+
+
+def test_stage_two_resumes_stage_one_with_lora_and_optionally_keeps_video_latents(tmp_path, dataset):
+    from omniret.train.loop import build_model
+
+    stage1 = Trainer(config(tmp_path, dataset, out="s1", steps=2), log=lambda *_: None).run()
+    trained = build_model(config(tmp_path, dataset, out="probe", model=str(stage1))).resampler
+    latents = {m: trained.modality_latents[m].detach().clone() for m in ("image", "video")}
+    assert not torch.equal(latents["video"], latents["image"])
+    for copy in (True, False):
+        cfg = config(tmp_path, dataset, out=f"s2-{copy}", model=str(stage1), stage=2, init_video_from_image=copy)
+        model = build_model(cfg)
+        video = model.resampler.modality_latents["video"].detach()
+        assert torch.equal(video, latents["image"] if copy else latents["video"])
+        trainable = [n for n, p in model.composer.named_parameters() if p.requires_grad]
+        assert trainable and all("lora_" in n for n in trainable)  # the composer trains only its adapters

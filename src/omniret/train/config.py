@@ -56,6 +56,9 @@ class TrainConfig:
     model: str = "omniret-small"  # preset, model YAML or checkpoint dir to start from
     model_overrides: list[str] = field(default_factory=list)
     stage: int = 1
+    # stage 2 copies the image latents into the video ones (the paper's stage 1 has no video); a
+    # stage 1 that trained on video pairs (ours) keeps its video latents with False
+    init_video_from_image: bool = True
     steps: int = 1000
     max_minutes: float | None = None  # stop (and save) when the time budget is spent
     stop_at: int | None = None  # save and stop here, as if interrupted; the schedule follows `steps`

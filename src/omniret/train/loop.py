@@ -33,7 +33,7 @@ def build_model(cfg: TrainConfig) -> OmniRet:
         model = load_checkpoint(cfg.model, overrides=cfg.model_overrides)
     else:
         model = OmniRet.build(load_config(cfg.model, cfg.model_overrides))
-    model.set_stage(cfg.stage)
+    model.set_stage(cfg.stage, init_video_from_image=cfg.init_video_from_image)
     if cfg.gradient_checkpointing:
         model.composer.base_model.gradient_checkpointing_enable(
             gradient_checkpointing_kwargs={"use_reentrant": False}
