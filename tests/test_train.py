@@ -219,7 +219,9 @@ def test_stage_two_resumes_stage_one_with_lora_and_optionally_keeps_video_latent
     latents = {m: trained.modality_latents[m].detach().clone() for m in ("image", "video")}
     assert not torch.equal(latents["video"], latents["image"])
     for copy in (True, False):
-        cfg = config(tmp_path, dataset, out=f"s2-{copy}", model=str(stage1), stage=2, init_video_from_image=copy)
+        cfg = config(
+            tmp_path, dataset, out=f"s2-{copy}", model=str(stage1), stage=2, init_video_from_image=copy
+        )
         model = build_model(cfg)
         video = model.resampler.modality_latents["video"].detach()
         assert torch.equal(video, latents["image"] if copy else latents["video"])
