@@ -2,6 +2,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from omniret import OmniInput
@@ -121,14 +122,24 @@ def test_images_from_bytes_pil_and_arrays_agree(hf_dirs, files):
 def test_checkpoint_round_trip_gives_identical_embeddings(hf_dirs, files, tmp_path):
     emb = embedder(hf_dirs)
     emb.model.set_stage(2)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # trained-looking adapters (a fresh LoRA B is zero and would change nothing)
+        for name, p in emb.model.composer.named_parameters():
+            if "lora_B" in name:
+                p.copy_(0.05 * torch.randn(p.shape, generator=gen))
     inputs = mixed(files)[:3]
     before = emb.encode(inputs)
     save_checkpoint(emb.model, tmp_path / "ckpt")
-    again = Embedder(load_checkpoint(tmp_path / "ckpt"))
-    np.testing.assert_array_equal(again.encode(inputs), before)
-    assert again.weights_hash == emb.weights_hash
+    unmerged = Embedder(load_checkpoint(tmp_path / "ckpt", merge_lora=False))
+    np.testing.assert_array_equal(unmerged.encode(inputs), before)
+    again = Embedder(load_checkpoint(tmp_path / "ckpt"))  # inference: adapters folded into the weights
+    merged = [m for m in again.model.composer.modules() if hasattr(m, "merged_adapters")]
+    assert merged and all(m.merged for m in merged)
+    assert not np.array_equal(again.encode(inputs), before)  # really folded, not skipped ...
+    np.testing.assert_allclose(again.encode(inputs), before, atol=1e-5)  # ... to the same embeddings
+    assert again.weights_hash == emb.weights_hash == unmerged.weights_hash
     loaded = load_model(tmp_path / "ckpt", cache=False)
-    np.testing.assert_array_equal(loaded.encode(inputs), before)
+    np.testing.assert_allclose(loaded.encode(inputs), before, atol=1e-5)
 
 
 def test_load_model_presets_shipped_weights_and_untrained_yaml():

@@ -227,3 +227,10 @@ def test_stage_two_resumes_stage_one_with_lora_and_optionally_keeps_video_latent
         assert torch.equal(video, latents["image"] if copy else latents["video"])
         trainable = [n for n, p in model.composer.named_parameters() if p.requires_grad]
         assert trainable and all("lora_" in n for n in trainable)  # the composer trains only its adapters
+    from omniret.checkpoint import save_checkpoint
+
+    again = build_model(
+        config(tmp_path, dataset, out="s3", model=str(save_checkpoint(model, tmp_path / "s2")), stage=2)
+    )
+    lora_layers = [m for m in again.composer.modules() if hasattr(m, "merged_adapters")]
+    assert lora_layers and not any(m.merged for m in lora_layers)  # training goes on with live adapters

@@ -85,7 +85,11 @@ def is_checkpoint(path: str | Path) -> bool:
     return (p / CONFIG_FILE).is_file() and (p / HEADS_FILE).is_file()
 
 
-def load_checkpoint(path: str | Path, *, overrides: list[str] | tuple[str, ...] = ()) -> OmniRet:
+def load_checkpoint(
+    path: str | Path, *, overrides: list[str] | tuple[str, ...] = (), merge_lora: bool = True
+) -> OmniRet:
+    """An inference model (eval mode, frozen; LoRA folded into the composer unless ``merge_lora`` is
+    False, which training needs to go on updating the adapters)."""
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -105,4 +109,6 @@ def load_checkpoint(path: str | Path, *, overrides: list[str] | tuple[str, ...] 
         {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False
     )
     model.requires_grad_(False)
+    if merge_lora:
+        model.composer.merge_lora()
     return model.eval()

@@ -92,6 +92,13 @@ class Composer(nn.Module):
             self.backbone = get_peft_model(self.backbone, peft_cfg)
         self.has_lora = True
 
+    def merge_lora(self) -> None:
+        """Fold the adapters into the backbone's linear weights for inference: the same outputs without
+        two extra low-rank matmuls per layer. peft keeps the adapter tensors (so the weights hash is
+        unchanged), but a merged composer must not be trained further (its adapters get no gradient)."""
+        if self.has_lora:
+            self.backbone.base_model.merge_adapter()
+
     def embed(self, texts: list[str], media: list[list[torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token embeddings with media spliced at placeholders -> (B, T, D) embeds, (B, T) bool mask."""
         table = self.base_model.get_input_embeddings()

@@ -30,7 +30,7 @@ STATE_FILE = "trainer_state.pt"
 
 def build_model(cfg: TrainConfig) -> OmniRet:
     if is_checkpoint(cfg.model):
-        model = load_checkpoint(cfg.model, overrides=cfg.model_overrides)
+        model = load_checkpoint(cfg.model, overrides=cfg.model_overrides, merge_lora=False)
     else:
         model = OmniRet.build(load_config(cfg.model, cfg.model_overrides))
     model.set_stage(cfg.stage, init_video_from_image=cfg.init_video_from_image)
