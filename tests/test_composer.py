@@ -104,3 +104,33 @@ def test_too_many_tokens_for_absolute_positions_is_a_clear_error():
     limit = comp.base_model.config.max_position_embeddings
     with pytest.raises(ValueError, match=f"has {limit} positions"):
         comp(["<audio> long"], [[torch.randn(limit + 5, 32)]])
+
+
+def test_length_buckets_bound_padding_and_cover_every_row_once():
+    from omniret.model.composer import length_buckets
+
+    lengths = [217, 18, 20, 16, 103, 17, 19, 18, 16, 21]
+    buckets = length_buckets(lengths)
+    assert sorted(i for b in buckets for i in b) == list(range(len(lengths)))
+    for b in buckets:
+        assert len(b) * max(lengths[i] for i in b) <= 1.5 * sum(lengths[i] for i in b)
+    assert [len(b) for b in buckets] == [2, 8]  # 217 and 103 (36 % padding), then the short ones
+    assert length_buckets([217, 20, 20, 20]) == [[0], [1, 2, 3]]
+    assert length_buckets([12, 12, 12]) == [[0, 1, 2]] and length_buckets([]) == []
+
+
+@pytest.mark.parametrize("arch", ["bert", "qwen2"])
+def test_bucketed_batch_equals_each_input_alone_and_calls_with_less_padding(arch):
+    comp = composer(arch)
+    texts = ["a", "word " * 12, "b c", "one two three", "word " * 5]
+    media = [[torch.randn(3, 32)] if i % 2 == 0 else [] for i in range(len(texts))]
+    texts = [t + (" <image>" if m else "") for t, m in zip(texts, media, strict=True)]
+    shapes = []
+    comp.backbone.register_forward_hook(lambda m, a, kw, out: shapes.append(tuple(kw["inputs_embeds"].shape)),
+                                        with_kwargs=True)  # fmt: skip
+    hidden, mask = comp(texts, media)
+    assert len(shapes) > 1 and sum(b * t for b, t, _ in shapes) < mask.shape[0] * mask.shape[1]
+    for i in range(len(texts)):
+        alone, _ = comp([texts[i]], [media[i]])
+        n = int(mask[i].sum())
+        torch.testing.assert_close(hidden[i, :n], alone[0], atol=1e-5, rtol=1e-4)

@@ -140,8 +140,19 @@ class Composer(nn.Module):
                 f"({type(self.base_model).__name__}) has {limit} positions; shorten the input or keep the "
                 "media resampler on (resampler.kind: shared), which gives every media item a fixed token count"
             )
-        out = self.backbone(inputs_embeds=embeds, attention_mask=self._attention_mask(embeds, mask))
-        return out.last_hidden_state, mask
+        buckets = length_buckets(mask.sum(1).tolist())
+        if len(buckets) <= 1:
+            out = self.backbone(inputs_embeds=embeds, attention_mask=self._attention_mask(embeds, mask))
+            return out.last_hidden_state, mask
+        hidden = embeds.new_zeros(embeds.shape)  # (B, T, D); padding stays zero (masked downstream)
+        for rows in buckets:
+            n = int(mask[rows].sum(1).max())
+            part = embeds[rows, :n]  # (b, n, D): this bucket padded only to its own longest input
+            out = self.backbone(inputs_embeds=part, attention_mask=self._attention_mask(part, mask[rows, :n]))
+            hidden = hidden.index_put(
+                (torch.tensor(rows)[:, None], torch.arange(n)[None, :]), out.last_hidden_state
+            )
+        return hidden, mask
 
     def _attention_mask(self, embeds: torch.Tensor, mask: torch.Tensor):
         if not (self.is_decoder and self.bidirectional):
@@ -153,6 +164,26 @@ class Composer(nn.Module):
             config=self.base_model.config, inputs_embeds=embeds, attention_mask=mask.long()
         )
         return {"full_attention": full, "sliding_attention": full}
+
+
+def length_buckets(lengths: list[int], *, max_padding: float = 0.5) -> list[list[int]]:
+    """Row indices grouped by length so that each group's padding is at most ``max_padding`` of its
+    real tokens. One long input (a 200-token Asterisk transcript among 16-token image prompts) would
+    otherwise pad all 90 rows of a training batch to its length: 12x the composer's compute, and
+    13 GB of saved activations in a stage-2 step that was killed for running out of memory."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    buckets: list[list[int]] = []
+    real = 0
+    for i in order:
+        if buckets and (len(buckets[-1]) + 1) * lengths[buckets[-1][0]] <= (1 + max_padding) * (
+            real + lengths[i]
+        ):
+            buckets[-1].append(i)
+            real += lengths[i]
+        else:
+            buckets.append([i])
+            real = lengths[i]
+    return buckets
 
 
 def _special_ids(tokenizer, append_eos: bool) -> tuple[list[int], list[int]]:
