@@ -132,27 +132,30 @@ class Composer(nn.Module):
     def forward(self, texts: list[str], media: list[list[torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Rendered inputs with their media tokens -> hidden states (B, T, D) and mask (B, T)."""
         embeds, mask = self.embed(texts, media)
+        lengths = mask.sum(1).tolist()
         limit = getattr(self.base_model.config, "max_position_embeddings", None)
         if limit and embeds.shape[1] > limit:  # absolute positions (BERT): fail clearly, not deep inside HF
-            longest = int(mask.sum(1).max())
             raise ValueError(
-                f"a composer input has {longest} tokens (text + media tokens) but the composer "
+                f"a composer input has {max(lengths)} tokens (text + media tokens) but the composer "
                 f"({type(self.base_model).__name__}) has {limit} positions; shorten the input or keep the "
                 "media resampler on (resampler.kind: shared), which gives every media item a fixed token count"
             )
-        buckets = length_buckets(mask.sum(1).tolist())
+        buckets = length_buckets(lengths)
         if len(buckets) <= 1:
-            out = self.backbone(inputs_embeds=embeds, attention_mask=self._attention_mask(embeds, mask))
-            return out.last_hidden_state, mask
-        hidden = embeds.new_zeros(embeds.shape)  # (B, T, D); padding stays zero (masked downstream)
-        for rows in buckets:
-            n = int(mask[rows].sum(1).max())
-            part = embeds[rows, :n]  # (b, n, D): this bucket padded only to its own longest input
-            out = self.backbone(inputs_embeds=part, attention_mask=self._attention_mask(part, mask[rows, :n]))
-            hidden = hidden.index_put(
-                (torch.tensor(rows)[:, None], torch.arange(n)[None, :]), out.last_hidden_state
-            )
-        return hidden, mask
+            return self._hidden(embeds, mask), mask
+        outs = []
+        for rows in buckets:  # each bucket is padded only to its own longest input (its first row)
+            n = lengths[rows[0]]
+            out = self._hidden(embeds[rows, :n], mask[rows, :n])  # (b, n, D)
+            # (b, T, D): right-padded back to the batch length; padded positions are masked downstream
+            outs.append(nn.functional.pad(out, (0, 0, 0, embeds.shape[1] - n)))
+        order = torch.tensor([i for rows in buckets for i in rows])
+        return torch.cat(outs)[torch.argsort(order)], mask  # back to the input order
+
+    def _hidden(self, embeds: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.backbone(
+            inputs_embeds=embeds, attention_mask=self._attention_mask(embeds, mask)
+        ).last_hidden_state
 
     def _attention_mask(self, embeds: torch.Tensor, mask: torch.Tensor):
         if not (self.is_decoder and self.bidirectional):
