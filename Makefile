@@ -10,9 +10,13 @@ export TOKENIZERS_PARALLELISM := false
 .PHONY: install system-deps test test-slow test-all lint bench demo clean
 
 # Debian packages with real data (speech + transcripts, clip art, Fashion-MNIST, a GM soundfont and
-# FluidSynth to render it). Installed when missing and root.
+# FluidSynth to render it), then the sources of the out-of-domain test set (`omniret bench build ood`:
+# photos, icons, emoji, sounds, speech; docs/LICENSES.md). Installed when missing and root, without
+# Recommends (the data packages would pull in the Tux Paint and GCompris programs and Qt).
 APT_PACKAGES := asterisk-core-sounds-en-wav asterisk-core-sounds-en openclipart-png dataset-fashion-mnist \
-	fluid-soundfont-gm fluidsynth
+	fluid-soundfont-gm fluidsynth \
+	tuxpaint-stamps-default gcompris-qt-data ktuberling-data sound-theme-freedesktop tango-icon-theme \
+	fonts-noto-color-emoji palapeli-data mate-backgrounds
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +33,7 @@ system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else echo "missing Debian packages (tests that need them will fail): $$missing"; fi; \
 	fi
 

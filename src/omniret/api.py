@@ -13,6 +13,7 @@ from omniret.cache import FeatureCache
 from omniret.checkpoint import is_checkpoint, load_checkpoint, recipes, weights_hash
 from omniret.config import load_config, preset_names
 from omniret.features import FeatureExtractor
+from omniret.hints import HintMaker
 from omniret.inputs import OmniInput
 from omniret.media.audio import SAMPLE_RATE
 from omniret.model import Media, OmniRet, Sample
@@ -30,6 +31,8 @@ class Embedder:
         self.model_id = model_id or model.config.name
         self.precision = resolve_precision(precision, next(model.parameters()).device.type)
         self.features = FeatureExtractor(dict(model.towers.items()), model.config.media, cache)
+        self.hints = HintMaker(towers=dict(model.towers.items()), cfg=model.config.hints,
+                               media=model.config.media, cache=cache)  # fmt: skip
 
     @property
     def dim(self) -> int:
@@ -88,7 +91,30 @@ class Embedder:
                 for i, g in zip(group, got, strict=True):
                     values[i] = g
             feats[field] = values
-        return [self._streams(x, i, feats) for i, x in enumerate(chunk)]
+        hints = self._hints(chunk, feats) if self.model.config.hints.enabled else None
+        return [self._streams(x, i, feats, hints) for i, x in enumerate(chunk)]
+
+    def _hints(self, chunk: list[OmniInput], feats: dict) -> dict[str, list]:
+        """Per field, each input's hint: labels from its cached tokens, transcripts (cached) per span."""
+        out: dict[str, list] = {"image": [None] * len(chunk), "audio": [None] * len(chunk),
+                                "video": [(None, None)] * len(chunk)}  # fmt: skip
+        for i, x in enumerate(chunk):
+            if x.image is not None:
+                out["image"][i] = self.hints.image(feats["image"][i])
+        for field in ("audio", "video"):
+            groups: dict = {}
+            for i, x in enumerate(chunk):
+                if getattr(x, field) is not None:
+                    groups.setdefault(x.span, []).append(i)
+            for span, group in groups.items():
+                sources = [getattr(chunk[i], field) for i in group]
+                if field == "audio":
+                    for i, h in zip(group, self.hints.audio(sources, span=span), strict=True):
+                        out["audio"][i] = h
+                    continue
+                for i, h in zip(group, self.hints.video_tracks(sources, span=span), strict=True):
+                    out["video"][i] = (self.hints.video(feats["video"][i][0]), h)
+        return out
 
     def _extract(self, field: str, sources: list, span) -> list:
         if field == "image":
@@ -97,19 +123,25 @@ class Embedder:
             return self.features.audios(sources, span=span)
         return self.features.videos(sources, span=span)
 
-    def _streams(self, x: OmniInput, i: int, feats: dict) -> list[Sample]:
+    def _streams(self, x: OmniInput, i: int, feats: dict, hints: dict | None = None) -> list[Sample]:
+        hint = (
+            (lambda field: hints[field][i])
+            if hints
+            else (lambda field: (None, None) if field == "video" else None)
+        )
         media = []
         if x.image is not None:
-            media.append(Media("image", feats["image"][i], is_features=True))
+            media.append(Media("image", feats["image"][i], is_features=True, hint=hint("image")))
         if x.audio is not None:
-            media.append(Media("audio", feats["audio"][i], is_features=True))
+            media.append(Media("audio", feats["audio"][i], is_features=True, hint=hint("audio")))
         if x.video is None:
             return [Sample(text=x.text, media=media, instruction=x.instruction)]
         frames, track = feats["video"][i]
-        video = Media("video", frames, is_features=True)
+        frame_hint, track_hint = hint("video")
+        video = Media("video", frames, is_features=True, hint=frame_hint)
         if track is None or self.model.config.media.video_audio == "off":
             return [Sample(text=x.text, media=[*media, video], instruction=x.instruction)]
-        track_media = Media("audio", track, is_features=True)
+        track_media = Media("audio", track, is_features=True, hint=track_hint)
         if self.model.config.media.video_audio == "early":  # one sequence: <video> <audio> text
             return [Sample(text=x.text, media=[*media, video, track_media], instruction=x.instruction)]
         return [  # late (Omni-Embed-Nemotron): separate streams, fused after pooling

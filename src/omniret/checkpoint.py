@@ -45,6 +45,10 @@ def recipes(model: OmniRet) -> dict:
     from omniret.config import to_dict
 
     media = to_dict(model.config.media)
+    if model.config.hints.enabled:  # hint words change every media embedding; off keeps older hashes
+        from omniret.hints import HINT_VERSION
+
+        media["hints"] = {"version": HINT_VERSION, **to_dict(model.config.hints)}
     return {
         "towers": towers,
         "media": media,

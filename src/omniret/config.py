@@ -152,6 +152,42 @@ class MediaConfig:
 
 
 @dataclass
+class HintsConfig:
+    """Tower text hints: the frozen towers' own zero-shot words, placed after each media placeholder.
+
+    Not in the paper (off in ``omniret-paper``): where a tower already knows the answer in words
+    (ImageNet labels of a photo, the transcript of speech), the composer reads those words next to
+    the resampled media tokens instead of relearning them from a few thousand pairs
+    (shared/GENERALISATION.md, reading 1).
+    """
+
+    image_labels: int = 0  # top-k ImageNet labels of an image or a video's frames; 0 = off
+    min_label_prob: float = 0.05  # labels below this probability are left out (the top one always stays)
+    transcripts: bool = False  # Whisper transcript of speech in audio and video tracks
+    max_transcript_words: int = 40
+    no_speech_max: float = 0.6  # a Whisper segment above this no-speech probability is dropped
+    min_avg_logprob: float = -1.0  # ... and one whose mean token log-probability is below this
+
+    @property
+    def enabled(self) -> bool:
+        return self.image_labels > 0 or self.transcripts
+
+
+@dataclass
+class QueryInstructionConfig:
+    """Instructions the model was trained with when a query does not come with its own.
+
+    ``target`` names the modality the caller asks for ("Retrieve an image that matches the
+    query."); ``generic`` is for a search over every modality. Training mixes both into the dataset
+    prompts (``instruction_mix``), so a CLI search without ``--instruction`` uses words the model
+    has seen. None = the caller's instruction only (the paper).
+    """
+
+    generic: str | None = None
+    target: str | None = None  # a template with {article} and {modality}
+
+
+@dataclass
 class ModelConfig:
     """A whole OmniRet model: towers -> projectors -> resampler -> composer -> pooler."""
 
@@ -162,6 +198,8 @@ class ModelConfig:
     composer: ComposerConfig = field(default_factory=ComposerConfig)
     pooler: PoolerConfig = field(default_factory=PoolerConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
+    hints: HintsConfig = field(default_factory=HintsConfig)
+    query_instructions: QueryInstructionConfig = field(default_factory=QueryInstructionConfig)
 
     def __post_init__(self) -> None:
         for key, tower in self.towers.items():

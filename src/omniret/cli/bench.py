@@ -1,4 +1,4 @@
-"""``omniret bench build offline|acm``: write benchmarks in the M-BEIR layout."""
+"""``omniret bench build offline|ood|acm``: write benchmarks in the M-BEIR layout."""
 
 from __future__ import annotations
 
@@ -27,6 +27,26 @@ def offline(
     except SourceMissingError as err:
         raise typer.BadParameter(str(err)) from None
     typer.echo(f"wrote {len(manifest['tasks'])} tasks and {manifest['train_pairs']} train pairs to {out}")
+
+
+@build_app.command("ood")
+def ood(
+    out: Path = typer.Option(..., "--out", help="Output directory."),
+    limit: int = typer.Option(None, help="Cap every source at this many items per domain (quick builds)."),
+) -> None:
+    """Out-of-domain test set from real packaged data offline-v1 never uses (photos, icons, sounds, speech)."""
+    from omniret.bench.ood import OodBuilder
+
+    manifest = OodBuilder(out, limit=limit, log=typer.echo).build()
+    present = [n for n, s in manifest["sources"].items() if s["present"]]
+    if not manifest["tasks"]:
+        raise typer.BadParameter(
+            f"no OOD source is installed: {'; '.join(manifest['skipped_sources'].values())}"
+        )
+    typer.echo(
+        f"wrote {len(manifest['tasks'])} tasks from {len(present)} sources to {out}"
+        + (f" (skipped: {', '.join(manifest['skipped_sources'])})" if manifest["skipped_sources"] else "")
+    )
 
 
 @build_app.command("acm")

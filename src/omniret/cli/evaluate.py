@@ -39,49 +39,87 @@ def mbeir(
     ),
     split: str = typer.Option("test", help="Query split to score."),
     tasks: str = typer.Option("*", help="Glob over task names, e.g. 'offline_*'."),
-    k: str = typer.Option("1,5,10", help="Recall cut-offs, comma-separated."),
+    k: str = typer.Option(
+        "1,5,10", help="Recall and modality-precision cut-offs, comma-separated (modality precision also @5)."
+    ),
     out: Path = typer.Option(None, help="Results JSON (one record per model)."),
     run_out: Path = typer.Option(
-        None, help="TREC run file (top 100); with several models, one file per model."
+        None,
+        help="TREC run file (top 100); with several models, one file per model; "
+        "the global pool's run goes beside it as NAME.global.trec.",
     ),
-    report: Path = typer.Option(None, help="Markdown report (+ a PNG bar chart beside it)."),
+    report: Path = typer.Option(
+        None,
+        help="Markdown report: means, per-task tables per pool, geometry (+ a PNG bar chart beside it).",
+    ),
     batch_size: int = typer.Option(16, help="Encode batch size."),
     cache_dir: Path = typer.Option(
         None, help="Where candidate embeddings are cached (default: ROOT/.eval-cache)."
     ),
+    pool: str = typer.Option(
+        "local",
+        help="'local': each task against its own pool; 'global': every task against the union of the "
+        "split's pools (cand_pool/global/mbeir_union_{split}_cand_pool.jsonl if present, else the local "
+        "pools de-duplicated by did), as in UniIR's M-BEIR global setting; 'both'.",
+    ),
+    geometry: bool = typer.Option(
+        False,
+        "--geometry",
+        help="Also report the embedding geometry of the global pool per model: mean pairwise cosine "
+        "per modality, distances between modality centroids, hubness of the queries' top 10 "
+        "(needs --pool global or both).",
+    ),
 ) -> None:
-    """Recall@k (hit rate), MRR and nDCG@10 per task (each against its own pool) and per group."""
-    from omniret.eval.harness import CandidateCache, evaluate_task
+    """Recall@k (hit rate), MRR, nDCG@10 and modality precision@k per task and group, in each task's
+    own pool and/or the global pool of the whole split."""
+    from omniret.eval.global_pool import POOLS, evaluate_pools, load_global_pool, pool_geometry
+    from omniret.eval.harness import CandidateCache
     from omniret.eval.mbeir import BenchmarkFormatError, load_tasks
     from omniret.eval.report import results_record, write_json, write_report, write_trec
 
+    if pool not in POOLS:
+        raise typer.BadParameter(f"--pool must be one of {', '.join(POOLS)}, not {pool!r}")
+    if geometry and pool == "local":
+        raise typer.BadParameter(
+            "--geometry is computed on the global pool: add --pool global or --pool both"
+        )
     ks = [int(x) for x in k.split(",") if x.strip()]
     try:
         task_list = load_tasks(root, split, tasks)
+        union = None if pool == "local" else load_global_pool(root, split)  # read once, checked first
     except (BenchmarkFormatError, FileNotFoundError) as err:
         raise typer.BadParameter(str(err)) from None
     cache = CandidateCache(cache_dir or root / ".eval-cache")
     records = []
     for spec in model:
         m = load_eval_model(spec)
-        results = []
-        for task in task_list:
-            res = evaluate_task(m, task, root, ks=ks, batch_size=batch_size, cache=cache)
-            results.append(res)
+
+        def show(res, m=m) -> None:
             metric = " ".join(f"R@{kk} {100 * res.metrics[f'recall@{kk}']:.1f}" for kk in ks)
             skipped = (
                 f" (skipped {len(res.skipped_queries)} queries, {len(res.skipped_candidates)} candidates)"
             )
-            typer.echo(f"{m.model_id:>24}  {task.name:<28} {task.group:<10} {metric}  MRR {100 * res.metrics['mrr']:.1f}"
+            typer.echo(f"{m.model_id:>24}  {res.name:<28} {res.group:<10} {res.pool:<6} {metric}  "
+                       f"MRR {100 * res.metrics['mrr']:.1f}  MP@5 {100 * res.metrics['modality_precision@5']:.1f}"
                        + (skipped if res.skipped_queries or res.skipped_candidates else ""))  # fmt: skip
-        records.append(results_record(m, results, ks=ks, split=split))
+
+        run = evaluate_pools(m, task_list, root, pool=pool, ks=ks, split=split, batch_size=batch_size,
+                             cache=cache, union=union, on_result=show)  # fmt: skip
+        geo = pool_geometry(run) if geometry else None
+        if geometry and geo is None:
+            typer.echo(f"{m.model_id:>24}  no geometry: this model has no embeddings")
+        records.append(results_record(m, run.local, ks=ks, split=split, global_results=run.global_,
+                                      global_pool=run.union, geometry=geo))  # fmt: skip
         if run_out:
             target = (
                 run_out
                 if len(model) == 1
                 else run_out.with_name(f"{run_out.stem}.{_slug(spec)}{run_out.suffix}")
             )
-            write_trec(results, target, m.model_id)
+            if run.local:
+                write_trec(run.local, target, m.model_id)
+            if run.global_:  # the global run goes beside the local one: run.global.trec
+                write_trec(run.global_, target.with_name(f"{target.stem}.global{target.suffix}"), m.model_id)
     if out:
         write_json(records if len(records) > 1 else records[0], out)
     if report:

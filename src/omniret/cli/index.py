@@ -1,4 +1,4 @@
-"""``omniret index | search | delete | stats``: the main job, over the Python API in ``omniret.index``."""
+"""``omniret index | search | delete | stats | calibrate``: the main job, over ``omniret.index``."""
 
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ def index(
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Index images, audio, video and text files into one table; unchanged files are skipped."""
+    """Index images, audio, video and text files into one table; unchanged files are skipped.
+
+    Per-modality score statistics (for --calibration) are recomputed whenever the table changed."""
     from omniret.index import Index, IndexMismatchError
     from omniret.index.decompose import VIDEO_MODES
 
@@ -96,32 +98,51 @@ def search(
         None, "--where", help="SQL filter on columns (uri, modality, t0, t1, meta, ...)."
     ),
     group_by: str = typer.Option(None, "--group-by", help="'asset' collapses segments of one file."),
-    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+    calibration: str = typer.Option(
+        "auto",
+        "--calibration",
+        help="Rank hits of different modalities by per-modality z-scores of their cosine ('on'), by raw "
+        "cosine ('off'), or 'auto': on when the index holds two or more modalities and has stats for its "
+        "model. A --modality filter to one modality always ranks by raw cosine.",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print results as JSON (raw 'score' and 'calibrated_score' per hit)."
+    ),
 ) -> None:
-    """Search with any combination of text, image, audio and video."""
+    """Search with any combination of text, image, audio and video.
+
+    Raw cosines are not comparable across modalities with the current model (a text query can give
+    every image a higher cosine than the matching note), so without a --modality filter, or with
+    several, hits are ranked by calibrated score when the index has calibration stats."""
     from omniret.index import Index
+    from omniret.index.calibrate import MODES
     from omniret.inputs import OmniInput
     from omniret.media import MediaError
 
+    if calibration not in MODES:  # before loading the model
+        raise typer.BadParameter(f"--calibration must be one of {', '.join(MODES)}, not {calibration!r}")
     vpath, span = _parse_video(video) if video else (None, None)
     try:
         query = OmniInput(
             text=text, image=image, audio=audio, video=vpath, instruction=instruction, span=span
         )
         result = Index(db).search(query, k=k, modalities=modality.split(",") if modality else None, where=where,
-                                  group_by_asset=group_by == "asset")  # fmt: skip
+                                  group_by_asset=group_by == "asset", calibration=calibration)  # fmt: skip
     except (ValueError, FileNotFoundError, MediaError) as err:
         raise typer.BadParameter(str(err)) from None
     if as_json:
-        typer.echo(json.dumps({"mode": result.mode, "hits": [h.as_dict() for h in result.hits]}, indent=1))
+        typer.echo(json.dumps({"mode": result.mode, "calibration": result.calibration,
+                               "hits": [h.as_dict() for h in result.hits]}, indent=1))  # fmt: skip
         return
-    typer.echo(f"{len(result.hits)} results ({result.mode}, {1000 * result.seconds:.0f} ms)")
+    typer.echo(f"{len(result.hits)} results ({result.mode}, calibration {result.calibration}, "
+               f"{1000 * result.seconds:.0f} ms)")  # fmt: skip
     for rank, h in enumerate(result.hits, 1):
         moment = (
             f" [{h.t0:.1f}-{h.t1:.1f} s]" if h.t0 is not None and h.modality in ("audio", "video") else ""
         )
         snippet = f"  “{h.text[:60]}”" if h.text else ""
-        typer.echo(f"{rank:>3}. {h.score:.3f}  {h.modality:<6} {h.uri}{moment}{snippet}")
+        z = f" z {h.calibrated_score:+6.2f}" if h.calibrated_score is not None else ""
+        typer.echo(f"{rank:>3}. {h.score:.3f}{z}  {h.modality:<6} {h.uri}{moment}{snippet}")
 
 
 def delete(
@@ -129,7 +150,7 @@ def delete(
     where: str = typer.Option(None, "--where", help="Delete rows matching this SQL filter instead."),
     db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP),
 ) -> None:
-    """Delete the rows of some files (or of a filter) from the index."""
+    """Delete the rows of some files (or of a filter) from the index (its calibration stats are refreshed)."""
     from omniret.index import Index
 
     ix = Index(db)
@@ -140,12 +161,24 @@ def delete(
 
 
 def stats(db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP)) -> None:
-    """Counts by modality, the model and recipe, the search mode and the ANN's measured recall."""
+    """Counts by modality, the model and recipe, the search mode, the ANN's measured recall and the
+    per-modality calibration stats (mean and std of cosine per query and candidate modality)."""
     from omniret.index import Index
 
     typer.echo(json.dumps(Index(db).stats(), indent=1))
 
 
+def calibrate(db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP)) -> None:
+    """(Re)compute the per-modality score statistics of an index (`omniret index` keeps them current;
+    this is for indexes made before they existed)."""
+    from omniret.index import Index
+
+    cal = Index(db).calibrate()
+    if cal is None:
+        raise typer.BadParameter(f"{db} holds no rows to calibrate")
+    typer.echo(json.dumps(cal, indent=1))
+
+
 def register(app: typer.Typer) -> None:
-    for fn in (index, search, delete, stats):
+    for fn in (index, search, delete, stats, calibrate):
         app.command(fn.__name__)(fn)

@@ -1,5 +1,6 @@
 """Evaluation: M-BEIR-format reader, metrics, harness, baselines and reports."""
 
+from omniret.eval.global_pool import evaluate_pools, load_global_pool
 from omniret.eval.harness import TaskResult, evaluate_task, group_means
 from omniret.eval.mbeir import BenchmarkFormatError, load_tasks
 from omniret.eval.metrics import expected_random, query_metrics
@@ -10,9 +11,11 @@ __all__ = [
     "RandomRanker",
     "ScoreFusion",
     "TaskResult",
+    "evaluate_pools",
     "evaluate_task",
     "expected_random",
     "group_means",
+    "load_global_pool",
     "load_tasks",
     "query_metrics",
 ]

@@ -5,8 +5,10 @@
     ROOT/cand_pool/local/mbeir_{task}_cand_pool.jsonl  did, txt, img_path, modality, [audio_path, video_path]
     ROOT/instructions/query_instructions.tsv           query_modality, cand_modality, dataset_name, dataset_id,
                                                        prompt_1..prompt_4
+    ROOT/cand_pool/global/mbeir_union_{split}_cand_pool.jsonl   optional: the global pool (global_pool.py)
 
-Each query file is scored against the pool of the same name (MMEB-V2 / OmniRet protocol). The
+Each query file is scored against the pool of the same name (MMEB-V2 / OmniRet protocol), and/or
+against the union of all pools of the split (UniIR's global setting, global_pool.py). The
 inference instruction is the first prompt of the (dataset_id, query modality, candidate modality) row.
 """
 
@@ -16,6 +18,7 @@ import csv
 import fnmatch
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +67,17 @@ class Task:
         q = self.queries[0].modality if self.queries else "?"
         c = _pos_modality(self) or "?"
         return f"{_short(q)}→{_short(c)}"
+
+    @property
+    def cand_modality(self) -> str | None:
+        """What a right answer looks like: the modality of the positives, else the pool's commonest.
+
+        Modality precision compares hits against this full string ('image,text' is its own modality).
+        """
+        found = _pos_modality(self)
+        if found is not None or not self.pool:
+            return found
+        return Counter(c.modality for c in self.pool).most_common(1)[0][0]
 
 
 def _short(modality: str) -> str:

@@ -35,6 +35,29 @@ def query_metrics(ranks: list[int], n_relevant: int, ks: list[int]) -> dict[str,
     return out
 
 
+# ----------------------------------------------------------------------------- modality precision
+
+
+def modality_ks(ks: list[int]) -> list[int]:
+    """Cut-offs for modality precision: the requested ones plus 5, the one every report shows."""
+    return sorted({*ks, 5})
+
+
+def modality_precision(top_modalities: list[str], modality: str | None, k: int) -> float:
+    """Share of the top k hits whose modality is the task's candidate modality.
+
+    In a mixed (global) pool this shows a model that ranks by modality before meaning: the right
+    answer's modality losing the top ranks to another modality. Fewer than k hits (a small pool)
+    are shared over what was returned; a query with no hits (it could not be encoded) scores 0.
+    """
+    top = top_modalities[:k]
+    return sum(m == modality for m in top) / len(top) if top else 0.0
+
+
+def modality_metrics(top_modalities: list[str], modality: str | None, ks: list[int]) -> dict[str, float]:
+    return {f"modality_precision@{k}": modality_precision(top_modalities, modality, k) for k in ks}
+
+
 # ----------------------------------------------------------------------------- random ranking
 
 
@@ -56,3 +79,9 @@ def expected_random(n_candidates: int, n_relevant: int, ks: list[int]) -> dict[s
     idcg = sum(1.0 / math.log2(i + 1) for i in range(1, min(p, 10) + 1))
     out["ndcg@10"] = sum((p / n) / math.log2(r + 1) for r in range(1, min(n, 10) + 1)) / idcg
     return out
+
+
+def expected_random_modality(n_candidates: int, n_matching: int, ks: list[int]) -> dict[str, float]:
+    """Under a uniform ranking every top-k slot holds a matching candidate with probability m / n."""
+    share = n_matching / n_candidates if n_candidates else 0.0
+    return {f"modality_precision@{k}": share for k in ks}

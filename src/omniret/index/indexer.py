@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from omniret.index.calibrate import calibrate, is_current
 from omniret.index.decompose import decompose, segmentation
 from omniret.index.files import detect, duration, walk
 from omniret.index.store import Store, quote
+from omniret.inputs import OmniInput
 from omniret.media import MediaError
 from omniret.media.source import file_digest
 from omniret.media.video import thumbnail
@@ -74,6 +76,9 @@ class Indexer:
                 self._prune(table, files, known, paths, report)
             if report.rows_written or report.pruned:
                 table.optimize()
+            if not is_current(self.store, weights_hash=self.weights_hash):  # changed, stale or never made
+                calibrate(self.store, model_id=self.model.model_id, weights_hash=self.weights_hash,
+                          encode=lambda texts: self.model.encode([OmniInput(text=t) for t in texts]))  # fmt: skip
         return report
 
     def _plan(

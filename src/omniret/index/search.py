@@ -1,4 +1,9 @@
-"""Searching an index with any (composed) query; exact below the size where ANN pays, ANN above."""
+"""Searching an index with any (composed) query; exact below the size where ANN pays, ANN above.
+
+With calibration (``calibrate.py``) the candidates of each modality are fetched by their own query
+(a modality filter, the same k) and merged by calibrated score: the z-score is monotone within a
+modality, so the calibrated top k lies in the union of the per-modality raw top k and is exact
+whenever the search itself is exact."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from omniret.index.calibrate import Calibration, choose
 from omniret.index.store import Store, quote
 from omniret.inputs import OmniInput
 
@@ -27,6 +33,7 @@ class Hit:
     text: str | None
     meta: dict
     keyframe: bytes | None = None  # JPEG of a video moment's middle frame
+    calibrated_score: float | None = None  # z-score of ``score`` for its modality, when calibrated
 
     def as_dict(self) -> dict:
         """JSON-ready: the keyframe as a data URI a browser can show directly."""
@@ -43,46 +50,68 @@ class SearchResult:
     hits: list[Hit]
     mode: str  # "exact" or "ann (nprobes=.., refine=.., measured recall@10=..)"
     seconds: float
+    calibration: str = "off"  # "on (text-query stats)", "off", or "off (why not)"
 
 
 def search_vector(store: Store, vector: np.ndarray, *, k: int = 10, modalities: list[str] | None = None,
-                  where: str | None = None, group_by_asset: bool = False) -> SearchResult:  # fmt: skip
+                  where: str | None = None, group_by_asset: bool = False,
+                  calibration: Calibration | None = None) -> SearchResult:  # fmt: skip
+    """Top ``k`` rows by cosine or, with ``calibration``, by calibrated score (raw ``score`` kept)."""
     if k <= 0:
         raise ValueError(f"k must be positive, got {k}")
     table = store.table()
     if table is None:
         raise FileNotFoundError(f"{store.path} holds no index yet: run `omniret index` first")
+    ann = store.sidecar().get("ann")
+    if ann:
+        mode = f"ann (nprobes={ann['nprobes']}, refine={ann['refine_factor']}, recall@10={ann['recall']:.3f})"
+    else:
+        mode = "exact"
+    fetch = k * 8 if group_by_asset else k
+    start = time.perf_counter()
+    if calibration is None:
+        hits = _query(table, vector, ann, fetch, modalities, where)
+    else:  # every candidate modality by its own query, so each contributes its own top rows
+        hits = []
+        for m in [m for m in calibration.modalities if not modalities or m in modalities]:
+            for h in _query(table, vector, ann, fetch, [m], where):
+                h.calibrated_score = calibration.z(m, h.score)
+                hits.append(h)
+        hits.sort(key=lambda h: (-h.calibrated_score, -h.score))
+    if group_by_asset:
+        best: dict[str, Hit] = {}
+        for h in hits:  # hits are in ranking order: the first of an asset is its best
+            best.setdefault(h.asset_id, h)
+        hits = list(best.values())
+    status = f"on ({calibration.query}-query stats)" if calibration else "off"
+    return SearchResult(hits=hits[:k], mode=mode, seconds=time.perf_counter() - start, calibration=status)
+
+
+def _query(
+    table, vector, ann: dict | None, fetch: int, modalities: list[str] | None, where: str | None
+) -> list[Hit]:
+    """One LanceDB vector query: exact (flat, ``bypass_vector_index``) or the tuned ANN setting."""
     clauses = []
     if modalities:
         clauses.append("modality IN (" + ", ".join(quote(m) for m in modalities) + ")")
     if where:
         clauses.append(f"({where})")
-    ann = store.sidecar().get("ann")
-    start = time.perf_counter()
     q = table.search(np.asarray(vector, dtype=np.float32)).metric("dot")
     if ann:
         q = q.nprobes(ann["nprobes"]).refine_factor(ann["refine_factor"])
-        mode = f"ann (nprobes={ann['nprobes']}, refine={ann['refine_factor']}, recall@10={ann['recall']:.3f})"
     else:
-        q, mode = q.bypass_vector_index(), "exact"
+        q = q.bypass_vector_index()
     if clauses:
         q = q.where(" AND ".join(clauses), prefilter=True)
-    fetch = k * 8 if group_by_asset else k
     cols = [c for c in HIT_COLUMNS if c in table.schema.names]  # an index made before a column lacks it
     rows = q.limit(fetch).select([*cols, "_distance"]).to_list()
-    hits = [Hit(score=1.0 - float(r["_distance"]), uri=r["uri"], modality=r["modality"], t0=r["t0"], t1=r["t1"],
+    return [Hit(score=1.0 - float(r["_distance"]), uri=r["uri"], modality=r["modality"], t0=r["t0"], t1=r["t1"],
                 asset_id=r["asset_id"], segment_id=r["segment_id"], text=r["text"], meta=json.loads(r["meta"] or "{}"),
                 keyframe=r.get("keyframe")) for r in rows]  # fmt: skip
-    if group_by_asset:
-        best: dict[str, Hit] = {}
-        for h in hits:
-            if h.asset_id not in best or h.score > best[h.asset_id].score:
-                best[h.asset_id] = h
-        hits = sorted(best.values(), key=lambda h: -h.score)
-    return SearchResult(hits=hits[:k], mode=mode, seconds=time.perf_counter() - start)
 
 
-def search(store: Store, model, query: OmniInput, **kwargs) -> SearchResult:
+def search(store: Store, model, query: OmniInput, *, calibration: str = "auto", **kwargs) -> SearchResult:
+    """``calibration``: "auto", "on" or "off" (``calibrate.choose`` says when each applies)."""
     meta = store.sidecar()
     if meta.get("model_id") and (meta["model_id"], meta["weights_hash"]) != (
         model.model_id,
@@ -92,4 +121,9 @@ def search(store: Store, model, query: OmniInput, **kwargs) -> SearchResult:
 
         raise IndexMismatchError(f"{store.path} was built with {meta['model_id']} ({meta['weights_hash']}); "
                                  f"search with the same model, not {model.model_id}")  # fmt: skip
-    return search_vector(store, model.encode([query])[0], **kwargs)
+    table = store.table()
+    cal, status = choose(meta, mode=calibration, query=query.modalities(), weights_hash=model.weights_hash,
+                         modalities=kwargs.get("modalities"), table_version=None if table is None else table.version)  # fmt: skip
+    result = search_vector(store, model.encode([query])[0], calibration=cal, **kwargs)
+    result.calibration = status
+    return result

@@ -28,6 +28,7 @@ class Media:
     modality: str
     data: torch.Tensor
     is_features: bool = False
+    hint: str | None = None  # the tower's own words for this item (HintsConfig), read after its tokens
 
     def __post_init__(self) -> None:
         if self.modality not in MEDIA_MODALITIES:
@@ -56,6 +57,11 @@ def normalize_text(text: str) -> str:
     return text if text[-1] in ".?!" else text + "."
 
 
+def _with_hint(placeholder: str, hint: str | None) -> str:
+    """'<image>' -> '<image> (tabby, tiger cat)': the hint's words follow the item's media tokens."""
+    return f"{placeholder} ({hint})" if hint else placeholder
+
+
 def render(sample: Sample, *, template: str, normalize: bool = True) -> str:
     """The composer's input string with media placeholders, e.g. 'Instruct: ...\\nQuery: <image> Red.'"""
     text = sample.text or ""
@@ -67,6 +73,9 @@ def render(sample: Sample, *, template: str, normalize: bool = True) -> str:
         text = normalize_text(text)
     if not found:
         text = " ".join([*(f"<{m}>" for m in wanted), text]).strip()
+    if any(m.hint for m in sample.media):
+        hints = iter(sample.media)
+        text = PLACEHOLDER.sub(lambda p: _with_hint(p.group(0), next(hints).hint), text)
     if sample.instruction:
         return template.format(instruction=sample.instruction.strip(), content=text)
     return text

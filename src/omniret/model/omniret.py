@@ -25,6 +25,7 @@ from omniret.model.towers import Tower, build_tower
 class EmbedOutput:
     embeddings: torch.Tensor  # (B, L) unit vectors, or (B, V, D) unit multi-vectors
     media_tokens: torch.Tensor | None  # (n_media, M, D) resampled tokens, for the diversity loss
+    mean_pooled: torch.Tensor | None = None  # (B, D) masked mean of the composer states (text anchor)
 
 
 class OmniRet(nn.Module):
@@ -147,7 +148,9 @@ class OmniRet(nn.Module):
         hidden, mask = self.composer(texts, per_sample)  # (B, T, D), (B, T)
         emb = F.normalize(self.pooler(hidden, mask), dim=-1)
         resampled = torch.stack(tokens) if tokens and self.resampler is not None else None
-        return EmbedOutput(emb, resampled)
+        m = mask.to(hidden.dtype)[..., None]
+        mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1)  # MiniLM's own sentence embedding of a text
+        return EmbedOutput(emb, resampled, mean)
 
     @torch.no_grad()
     def embed(self, samples: list[Sample]) -> torch.Tensor:

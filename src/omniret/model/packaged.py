@@ -32,6 +32,15 @@ class EfficientNetTower(Tower):
         """ImageNet probabilities (B, 1000) (used by the caption bridge)."""
         return self.net(x).softmax(dim=-1)
 
+    @torch.no_grad()
+    def classify_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """ImageNet probabilities from this tower's own tokens: (..., N, 1280) -> (..., 1000).
+
+        The network's pooled feature is the mean of its last feature map, i.e. of these tokens, so
+        labels come from cached features without decoding or running the CNN again.
+        """
+        return self.net._fc(tokens.float().mean(-2)).softmax(dim=-1)
+
 
 class WhisperCT2Tower(Tower):
     """Whisper encoder states (50 tokens/s) from a CTranslate2 model, on the clip's own length.
@@ -77,6 +86,25 @@ class WhisperCT2Tower(Tower):
         for i, r in enumerate(rows):
             tokens[i, : r.shape[0]], mask[i, : r.shape[0]] = r, True
         return tokens, mask
+
+    def speech_text(self, wave, *, no_speech_max: float = 0.6, min_avg_logprob: float = -1.0,
+                    max_words: int = 40) -> str:  # fmt: skip
+        """The words of the speech in a wave, or "" for non-speech (a hint, not a caption).
+
+        Whisper tiny.en hallucinates on sounds ("Ha ha ha ...", "Thank you."): segments it is unsure
+        of (Whisper's own no-speech and log-probability tests, plus a repetition test) are dropped,
+        and decoding is capped by the clip's length so a hallucination loop cannot run long.
+        """
+        seconds = wave.size / 16000
+        segments, _ = self.whisper.transcribe(
+            wave, beam_size=1, language="en", vad_filter=False, temperature=0.0,
+            condition_on_previous_text=False, without_timestamps=True,
+            max_new_tokens=int(min(200, 12 + 6 * min(seconds, 30.0))),
+        )  # fmt: skip
+        kept = [s.text.strip() for s in segments if s.no_speech_prob <= no_speech_max
+                and s.avg_logprob >= min_avg_logprob and s.compression_ratio <= 2.4]  # fmt: skip
+        words = " ".join(kept).replace("<", " ").replace(">", " ").split()
+        return " ".join(words[:max_words])
 
     def transcribe(self, wave, *, language: str = "en") -> str:
         """Speech recognition of a 16 kHz mono wave (greedy decoding)."""

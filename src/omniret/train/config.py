@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from omniret.config import ConfigError, LossConfig
+from omniret.train.objectives import CurriculumConfig, InstructionMixConfig
 
 
 @dataclass
@@ -19,6 +20,7 @@ class DataConfig:
     instructions: str | None = None  # query_instructions.tsv giving prompts per (dataset, modalities)
     mbeir: list[str] = field(default_factory=list)  # M-BEIR roots whose query/{mbeir_split}/ files add pairs
     mbeir_split: str = "train"
+    dev_fraction: float = 0.0  # share of pair ids held out for checkpoint choice (dev_eval.split_dev)
 
 
 @dataclass
@@ -68,6 +70,9 @@ class TrainConfig:
     log_every: int = 10
     gradient_checkpointing: bool = False
     modality_temperature: dict[str, float] = field(default_factory=dict)  # task code -> tau (E5-Omni style)
+    text_anchor_weight: float = 0.0  # pooled text similarities kept to the composer's own (objectives.py)
+    negatives_curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    instruction_mix: InstructionMixConfig = field(default_factory=InstructionMixConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)

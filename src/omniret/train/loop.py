@@ -11,6 +11,7 @@ import json
 import math
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -20,10 +21,11 @@ from omniret.cache import FeatureCache
 from omniret.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
 from omniret.config import load_config
 from omniret.inputs import OmniInput
-from omniret.losses import omniret_loss
+from omniret.losses import LossTerms, omniret_loss
 from omniret.model import OmniRet
 from omniret.train.config import TrainConfig
 from omniret.train.data import Pair, TaskBalancedSampler, instruction_table, read_mbeir_pairs, read_pairs
+from omniret.train.objectives import global_share, pick_instruction, text_anchor_loss
 
 STATE_FILE = "trainer_state.pt"
 
@@ -67,6 +69,10 @@ def to_input(side: dict, instruction: str | None = None) -> OmniInput:
                      instruction=instruction)  # fmt: skip
 
 
+def _modalities(side: dict) -> list[str]:
+    return [k for k in ("image", "audio", "video", "text") if k in side]
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, *, log=print) -> None:
         self.cfg, self.log = cfg, log
@@ -74,6 +80,9 @@ class Trainer:
         table = instruction_table(cfg.data.instructions) if cfg.data.instructions else None
         self.pairs: list[Pair] = [p for f in cfg.data.pairs for p in read_pairs(f, instructions=table)]
         self.pairs += [p for r in cfg.data.mbeir for p in read_mbeir_pairs(r, split=cfg.data.mbeir_split)]
+        from omniret.train.dev_eval import split_dev
+
+        self.pairs, self.dev_pairs = split_dev(self.pairs, cfg.data.dev_fraction)
         self.model = build_model(cfg)
         self.embedder = Embedder(self.model, cache=FeatureCache())
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg), weight_decay=cfg.optim.weight_decay)
@@ -88,46 +97,67 @@ class Trainer:
     # ------------------------------------------------------------------ one step
 
     def loss_at(self, step: int, micro: int = 0):
-        """The loss of batch (step, micro), with gradients."""
+        """The loss of batch (step, micro), with gradients: (LossTerms, batch, extra logged terms)."""
         idx = self.sampler.batch(step * self.cfg.optim.grad_accum + micro)
         batch = [self.pairs[i] for i in idx]
         rng = random.Random(self.cfg.seed * 7919 + step * 31 + micro)
-        queries = [to_input(p.query, rng.choice(p.instructions) if p.instructions else None) for p in batch]
+        words, mix = self.model.config.query_instructions, self.cfg.instruction_mix
+        queries = [to_input(p.query, pick_instruction(p.instructions, _modalities(p.positive), rng, mix, words))
+                   for p in batch]  # fmt: skip
         q_streams = self.embedder.samples(queries)
         c_streams = self.embedder.samples([to_input(p.positive) for p in batch])
-        q_out = self.model([s for g in q_streams for s in g])
-        c_out = self.model([s for g in c_streams for s in g])
+        q_flat, c_flat = [s for g in q_streams for s in g], [s for g in c_streams for s in g]
+        q_out, c_out = self.model(q_flat), self.model(c_flat)
         q, c = fuse_streams(q_out.embeddings, q_streams), fuse_streams(c_out.embeddings, c_streams)
         ids = {pid: n for n, pid in enumerate(sorted({p.id for p in batch}))}
         cand_ids = torch.tensor([ids[p.id] for p in batch])
         chunks = {key: n for n, key in enumerate(sorted({(p.task, p.dataset) for p in batch}))}
         groups = torch.tensor([chunks[(p.task, p.dataset)] for p in batch])
         tokens = [t for t in (q_out.media_tokens, c_out.media_tokens) if t is not None]
+        tokens = torch.cat(tokens) if tokens else None
         loss_cfg = self.cfg.loss
         if self.cfg.modality_temperature:
-            from dataclasses import replace
-
             taus = torch.tensor(
                 [self.cfg.modality_temperature.get(p.task, loss_cfg.temperature) for p in batch]
             )
             loss_cfg = replace(loss_cfg, temperature=taus[:, None])  # per-query temperature (E5-Omni)
-        return omniret_loss(
-            q, c, torch.cat(tokens) if tokens else None, loss_cfg, candidate_ids=cand_ids, groups=groups
-        ), batch
+        terms = omniret_loss(q, c, tokens, loss_cfg, candidate_ids=cand_ids, groups=groups)
+        extra = {}
+        share = global_share(self.step, self.cfg.negatives_curriculum)
+        if share > 0 and loss_cfg.negatives_scope != "global":
+            wide = omniret_loss(
+                q, c, tokens, replace(loss_cfg, negatives_scope="global"), candidate_ids=cand_ids
+            )
+            terms = LossTerms(
+                **{k: (1 - share) * getattr(terms, k) + share * getattr(wide, k) for k in vars(terms)}
+            )
+            extra["global_share"] = share
+        if self.cfg.text_anchor_weight:
+            text = (
+                [i for i, s in enumerate(q_flat) if not s.media],
+                [i for i, s in enumerate(c_flat) if not s.media],
+            )
+            emb = torch.cat([q_out.embeddings[text[0]], c_out.embeddings[text[1]]])
+            mean = torch.cat([q_out.mean_pooled[text[0]], c_out.mean_pooled[text[1]]])
+            anchor = text_anchor_loss(emb, mean)
+            terms.total = terms.total + self.cfg.text_anchor_weight * anchor
+            extra["anchor"] = anchor
+        return terms, batch, extra
 
     def train_step(self) -> dict:
         self.model.train()
         self.opt.zero_grad(set_to_none=True)
         terms = None
         for micro in range(self.cfg.optim.grad_accum):
-            terms, batch = self.loss_at(self.step, micro)
+            terms, batch, extra = self.loss_at(self.step, micro)
             (terms.total / self.cfg.optim.grad_accum).backward()
         params = [p for g in self.opt.param_groups for p in g["params"]]
         grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
         self.opt.step()
         self.sched.step()
         self.step += 1
-        return {"step": self.step, **terms.as_floats(), "grad_norm": float(grad_norm), "lr": self.sched.get_last_lr()[0],
+        extra = {k: float(v.detach() if torch.is_tensor(v) else v) for k, v in extra.items()}
+        return {"step": self.step, **terms.as_floats(), **extra, "grad_norm": float(grad_norm), "lr": self.sched.get_last_lr()[0],
                 "tasks": sorted({p.task for p in batch})}  # fmt: skip
 
     # ------------------------------------------------------------------ state
@@ -180,8 +210,10 @@ class Trainer:
             bar(self.step, row)
             if self.step % cfg.save_every == 0:
                 self.save()
-            if cfg.eval.every and cfg.eval.root and self.step % cfg.eval.every == 0:
+            if cfg.eval.every and (cfg.eval.root or self.dev_pairs) and self.step % cfg.eval.every == 0:
                 self.evaluate(log_file)
+                if self.dev_pairs:  # every evaluated step stays loadable: the choice is made on dev
+                    self.save(f"step-{self.step}")
             if stop_at is not None and self.step >= stop_at:
                 self.save()
                 return self.out / "last"
@@ -190,15 +222,19 @@ class Trainer:
                 break
         self.save()
         final = self.save("final")
-        if cfg.eval.root:
+        if cfg.eval.root or self.dev_pairs:
             self.evaluate(log_file)
         log_file.close()
         return final
 
     def evaluate(self, log_file) -> dict:
-        from omniret.train.dev_eval import quick_eval
+        from omniret.train.dev_eval import pair_eval, quick_eval
 
-        scores = quick_eval(self.embedder, self.cfg.eval)
+        if self.dev_pairs:  # held-out training pairs: the dev split checkpoints are chosen on
+            scores = pair_eval(self.embedder, self.dev_pairs)
+            scores["mean"] = sum(scores.values()) / max(len(scores), 1)
+        else:
+            scores = quick_eval(self.embedder, self.cfg.eval)
         log_file.write(json.dumps({"step": self.step, "eval": scores}) + "\n")
         log_file.flush()
         self.log(f"step {self.step} eval: " + ", ".join(f"{k} {100 * v:.1f}" for k, v in scores.items()))

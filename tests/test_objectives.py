@@ -1,0 +1,124 @@
+"""Training additions of issue 11: negatives curriculum, instruction mix, text anchor, dev split."""
+
+import random
+from collections import Counter
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from omniret.config import ConfigError, QueryInstructionConfig
+from omniret.instructions import default_instruction, target_modality
+from omniret.train.data import Pair
+from omniret.train.dev_eval import split_dev
+from omniret.train.objectives import (
+    CurriculumConfig,
+    InstructionMixConfig,
+    global_share,
+    pick_instruction,
+    text_anchor_loss,
+)
+from tests.test_train import dataset  # noqa: F401  (fixture)
+
+WORDS = QueryInstructionConfig(generic="Retrieve the item that matches the query.",
+                               target="Retrieve {article} {modality} that matches the query.")  # fmt: skip
+
+
+def test_global_share_ramps_linearly_from_start_to_weight():
+    cfg = CurriculumConfig(start=10, ramp=4, weight=0.5)
+    assert [global_share(s, cfg) for s in (0, 9, 10, 11, 12, 13, 50)] == [0, 0, 0.125, 0.25, 0.375, 0.5, 0.5]
+    assert global_share(100, CurriculumConfig()) == 0.0
+    with pytest.raises(ConfigError, match="weight"):
+        CurriculumConfig(weight=1.5)
+
+
+def test_default_instruction_names_one_target_modality_or_falls_back_to_generic():
+    assert default_instruction(WORDS, ["image"]) == "Retrieve an image that matches the query."
+    assert default_instruction(WORDS, ["audio"]) == "Retrieve an audio clip that matches the query."
+    assert default_instruction(WORDS, ["video"]) == "Retrieve a video that matches the query."
+    assert default_instruction(WORDS, ["image", "text"]) == "Retrieve an image that matches the query."
+    assert default_instruction(WORDS, ["image", "audio"]) == WORDS.generic
+    assert default_instruction(WORDS, None) == WORDS.generic
+    assert target_modality(["text"]) == "text"
+    assert default_instruction(QueryInstructionConfig(), ["image"]) is None  # a model trained without them
+
+
+def test_instruction_mix_draws_with_its_probabilities_and_never_when_off():
+    mix = InstructionMixConfig(target=0.25, generic=0.15)
+    rng = random.Random(0)
+    got = Counter(pick_instruction(("Find a drawing.",), ["image"], rng, mix, WORDS) for _ in range(4000))
+    assert abs(got["Retrieve an image that matches the query."] / 4000 - 0.25) < 0.03
+    assert abs(got[WORDS.generic] / 4000 - 0.15) < 0.03
+    assert abs(got["Find a drawing."] / 4000 - 0.60) < 0.03
+    a, b = random.Random(5), random.Random(5)  # off: the rng is used exactly as before the mix existed
+    off = InstructionMixConfig()
+    assert [pick_instruction(("x", "y"), ["image"], a, off, WORDS) for _ in range(20)] == [
+        b.choice(("x", "y")) for _ in range(20)
+    ]
+    with pytest.raises(ConfigError):
+        InstructionMixConfig(target=0.8, generic=0.3)
+
+
+def test_text_anchor_is_zero_for_the_same_geometry_and_matches_a_hand_value():
+    torch.manual_seed(0)
+    mean = torch.randn(5, 8)
+    rotation = torch.linalg.qr(torch.randn(8, 8))[0]
+    assert text_anchor_loss(mean @ rotation, mean).item() == pytest.approx(
+        0.0, abs=1e-6
+    )  # rotation keeps cosines
+    e = torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # pooled: identical
+    m = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # sentence embeddings: orthogonal
+    assert text_anchor_loss(e, m).item() == pytest.approx(0.5)  # off-diagonals (1 - 0)^2, 2 of 4 entries
+    emb = torch.randn(4, 6, requires_grad=True)
+    text_anchor_loss(emb, torch.randn(4, 3)).backward()
+    assert emb.grad is not None and F.normalize(emb, dim=-1).shape == (4, 6)
+    assert text_anchor_loss(torch.randn(1, 6), torch.randn(1, 3)).item() == 0.0
+
+
+def test_dev_split_is_deterministic_disjoint_and_keeps_both_directions_together():
+    pairs = [
+        Pair("d", t, {"text": f"t{i}"}, {"image": f"{i}.png"}, id=f"id{i}")
+        for i in range(400)
+        for t in ("TI", "IT")
+    ]
+    train, dev = split_dev(pairs, 0.1)
+    assert len(train) + len(dev) == len(pairs) and 40 <= len(dev) <= 120
+    assert {p.id for p in train}.isdisjoint({p.id for p in dev})
+    assert all(Counter(p.id for p in dev)[i] == 2 for i in {p.id for p in dev})
+    assert split_dev(pairs, 0.1) == (train, dev)
+    assert split_dev(pairs, 0.0) == (pairs, [])
+
+
+def test_trainer_mixes_in_global_negatives_and_adds_the_anchor(tmp_path, dataset):  # noqa: F811
+    from omniret.train.loop import Trainer
+    from tests.test_train import config
+
+    chunk = {"negatives_scope": "per_dataset_chunk", "diversity_weight": 0.0}
+    full = Trainer(config(tmp_path, dataset, out="full", loss=chunk,
+                          negatives_curriculum={"start": 0, "ramp": 1, "weight": 1.0}))  # fmt: skip
+    wide = Trainer(config(tmp_path, dataset, out="wide", loss={**chunk, "negatives_scope": "global"}))
+    local = Trainer(config(tmp_path, dataset, out="local", loss=chunk))
+    (a, _, extra), (b, _, _), (c, _, _) = full.loss_at(0), wide.loss_at(0), local.loss_at(0)
+    assert extra["global_share"] == 1.0
+    assert a.contrastive.item() == pytest.approx(b.contrastive.item(), rel=1e-5)
+    assert a.contrastive.item() != pytest.approx(c.contrastive.item(), rel=1e-3)  # the scope matters here
+    anchored = Trainer(config(tmp_path, dataset, out="anch", loss=chunk, text_anchor_weight=2.0))
+    d, _, extra = anchored.loss_at(0)
+    assert extra["anchor"].item() > 0
+    assert d.total.item() == pytest.approx(c.total.item() + 2.0 * extra["anchor"].item(), rel=1e-5)
+
+
+def test_dev_pairs_are_held_out_of_training_and_scored(tmp_path, dataset):  # noqa: F811
+    from omniret.train.dev_eval import pair_eval
+    from omniret.train.loop import Trainer
+    from tests.test_train import config
+
+    cfg = config(tmp_path, dataset, out="dev")
+    cfg.data.dev_fraction = 0.5
+    t = Trainer(cfg)
+    assert t.dev_pairs and {p.id for p in t.pairs}.isdisjoint({p.id for p in t.dev_pairs})
+    scores = pair_eval(t.embedder, t.dev_pairs)
+    assert scores and all(0.0 <= v <= 1.0 for v in scores.values())
+    chunks = {f"{p.dataset}:{p.task}" for p in t.dev_pairs if sum(q.id != p.id for q in t.dev_pairs
+                                                                  if q.task == p.task) > 0}  # fmt: skip
+    assert set(scores) == chunks  # a chunk with one positive has nothing to rank and is left out
