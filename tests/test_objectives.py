@@ -122,3 +122,39 @@ def test_dev_pairs_are_held_out_of_training_and_scored(tmp_path, dataset):  # no
     chunks = {f"{p.dataset}:{p.task}" for p in t.dev_pairs if sum(q.id != p.id for q in t.dev_pairs
                                                                   if q.task == p.task) > 0}  # fmt: skip
     assert set(scores) == chunks  # a chunk with one positive has nothing to rank and is left out
+
+
+def test_self_negatives_are_drawn_from_cross_modal_pairs_only():
+    from omniret.train.objectives import self_negative_rows
+
+    batch = [Pair("d", "TI", {"text": "a"}, {"image": "a.png"}, id="a"),
+             Pair("d", "TT", {"text": "b"}, {"text": "b2"}, id="b"),
+             Pair("d", "(I,T)I", {"image": "c.png", "text": "red"}, {"image": "c2.png"}, id="c")]  # fmt: skip
+    assert self_negative_rows(batch, random.Random(0), 1.0) == [0, 2]
+    assert self_negative_rows(batch, random.Random(0), 0.0) == []
+    drawn = Counter(i for s in range(2000) for i in self_negative_rows(batch, random.Random(s), 0.5))
+    assert 1 not in drawn and all(abs(drawn[i] / 2000 - 0.5) < 0.05 for i in (0, 2))
+
+
+def test_trainer_adds_the_query_content_as_extra_candidates(tmp_path, dataset):  # noqa: F811
+    from omniret.train.loop import Trainer
+    from tests.test_train import config
+
+    loss = {"negatives_scope": "per_dataset_chunk", "diversity_weight": 0.0}
+    with_neg = Trainer(config(tmp_path, dataset, out="sn", loss=loss, self_negatives=1.0))
+    without = Trainer(config(tmp_path, dataset, out="nosn", loss=loss))
+    a, batch, extra = with_neg.loss_at(0)
+    b, _, _ = without.loss_at(0)
+    assert extra["self_negatives"] == len(batch)  # every pair of the colour/tone data is cross-modal
+    assert a.contrastive.item() != pytest.approx(b.contrastive.item(), rel=1e-4)
+
+
+def test_generic_instruction_queries_get_no_self_negative(tmp_path, dataset):  # noqa: F811
+    """A generic instruction does not name the result's modality, so the query's own modality may be right."""
+    from omniret.train.loop import Trainer
+    from tests.test_train import config
+
+    cfg = config(tmp_path, dataset, out="gen", self_negatives=1.0, instruction_mix={"generic": 1.0},
+                 model_overrides=["query_instructions.generic=Find the matching item."])  # fmt: skip
+    _, _, extra = Trainer(cfg).loss_at(0)
+    assert "self_negatives" not in extra

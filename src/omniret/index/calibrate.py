@@ -10,7 +10,8 @@ Design. For every (query modality q, candidate modality c) the index stores the 
 deviation of cosine(probe, row) over
 
 * probes of modality q: for text queries a fixed bank of 64 generic, varied English queries
-  (``PROBES``, embedded with the index's own model, no instruction); for image, audio and video
+  (``PROBES``, embedded with the index's own model and the instruction a search without a
+  modality filter gets: the model's generic one, or none); for image, audio and video
   queries a seeded sample of at most ``PROBE_ROWS`` of the index's own rows of that modality used
   as queries (their stored vectors: a media query without instruction embeds like a candidate);
 * rows of modality c: a seeded sample of at most ``SAMPLE_ROWS`` rows of the index;

@@ -70,6 +70,7 @@ class TrainConfig:
     log_every: int = 10
     gradient_checkpointing: bool = False
     modality_temperature: dict[str, float] = field(default_factory=dict)  # task code -> tau (E5-Omni style)
+    self_negatives: float = 0.0  # share of cross-modal pairs whose query content is also a negative
     text_anchor_weight: float = 0.0  # pooled text similarities kept to the composer's own (objectives.py)
     negatives_curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     instruction_mix: InstructionMixConfig = field(default_factory=InstructionMixConfig)

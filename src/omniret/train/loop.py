@@ -25,7 +25,7 @@ from omniret.losses import LossTerms, omniret_loss
 from omniret.model import OmniRet
 from omniret.train.config import TrainConfig
 from omniret.train.data import Pair, TaskBalancedSampler, instruction_table, read_mbeir_pairs, read_pairs
-from omniret.train.objectives import global_share, pick_instruction, text_anchor_loss
+from omniret.train.objectives import global_share, pick_instruction, self_negative_rows, text_anchor_loss
 
 STATE_FILE = "trainer_state.pt"
 
@@ -102,17 +102,22 @@ class Trainer:
         batch = [self.pairs[i] for i in idx]
         rng = random.Random(self.cfg.seed * 7919 + step * 31 + micro)
         words, mix = self.model.config.query_instructions, self.cfg.instruction_mix
-        queries = [to_input(p.query, pick_instruction(p.instructions, _modalities(p.positive), rng, mix, words))
-                   for p in batch]  # fmt: skip
+        picked = [pick_instruction(p.instructions, _modalities(p.positive), rng, mix, words) for p in batch]
+        queries = [to_input(p.query, i) for p, i in zip(batch, picked, strict=True)]
         q_streams = self.embedder.samples(queries)
         c_streams = self.embedder.samples([to_input(p.positive) for p in batch])
+        # the query's own content; never for a generic instruction, which does not say the result's
+        # modality (v3 did, and its generic searches learned to avoid text: docs/RESULTS.md)
+        generic = [i for i, x in enumerate(picked) if words.generic and x == words.generic]
+        selfneg = [i for i in self_negative_rows(batch, rng, self.cfg.self_negatives) if i not in generic]
+        c_streams += self.embedder.samples([to_input(batch[i].query) for i in selfneg])
         q_flat, c_flat = [s for g in q_streams for s in g], [s for g in c_streams for s in g]
         q_out, c_out = self.model(q_flat), self.model(c_flat)
         q, c = fuse_streams(q_out.embeddings, q_streams), fuse_streams(c_out.embeddings, c_streams)
         ids = {pid: n for n, pid in enumerate(sorted({p.id for p in batch}))}
-        cand_ids = torch.tensor([ids[p.id] for p in batch])
+        cand_ids = torch.tensor([ids[p.id] for p in batch] + [len(ids) + n for n in range(len(selfneg))])
         chunks = {key: n for n, key in enumerate(sorted({(p.task, p.dataset) for p in batch}))}
-        groups = torch.tensor([chunks[(p.task, p.dataset)] for p in batch])
+        groups = torch.tensor([chunks[(p.task, p.dataset)] for p in [*batch, *(batch[i] for i in selfneg)]])
         tokens = [t for t in (q_out.media_tokens, c_out.media_tokens) if t is not None]
         tokens = torch.cat(tokens) if tokens else None
         loss_cfg = self.cfg.loss
@@ -132,6 +137,8 @@ class Trainer:
                 **{k: (1 - share) * getattr(terms, k) + share * getattr(wide, k) for k in vars(terms)}
             )
             extra["global_share"] = share
+        if selfneg:
+            extra["self_negatives"] = len(selfneg)
         if self.cfg.text_anchor_weight:
             text = (
                 [i for i, s in enumerate(q_flat) if not s.media],

@@ -7,6 +7,10 @@
 - Negatives curriculum (E5-Omni's controllable negative curriculum): per-chunk negatives first
   (they prevent the collapse, docs/METHOD_NOTES.md), then a growing share of the loss with global
   in-batch negatives, the only signal that puts every modality on one score scale.
+- Self-negatives: for a cross-modal pair, the query's own content without its instruction joins the
+  candidates as a negative. In a global pool the drawing an I->T query shows is itself a candidate
+  (and the title a T->I query types is one too); only the instruction can tell the model to look
+  past it, and nothing else in training ever asks it to.
 - Instruction mix: a share of queries get the model's target-modality or generic instruction
   instead of their dataset prompt, so searches without a dataset prompt use words seen in training.
 """
@@ -70,3 +74,14 @@ def text_anchor_loss(emb: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         return emb.new_zeros(())
     e, m = F.normalize(emb, dim=-1), F.normalize(mean.detach(), dim=-1)
     return F.mse_loss(e @ e.T, m @ m.T)
+
+
+def self_negative_rows(batch: list, rng: random.Random, share: float) -> list[int]:
+    """Indices of the cross-modal pairs (query and positive differ in modality) drawn with ``share``."""
+    if share <= 0:
+        return []
+
+    def kinds(side: dict) -> frozenset:
+        return frozenset(k for k in ("image", "audio", "video", "text") if k in side)
+
+    return [i for i, p in enumerate(batch) if kinds(p.query) != kinds(p.positive) and rng.random() < share]
