@@ -158,3 +158,16 @@ def test_generic_instruction_queries_get_no_self_negative(tmp_path, dataset):  #
                  model_overrides=["query_instructions.generic=Find the matching item."])  # fmt: skip
     _, _, extra = Trainer(cfg).loss_at(0)
     assert "self_negatives" not in extra
+
+
+def test_a_composed_query_without_filter_targets_its_own_medium():
+    from omniret.index import _composed_target
+    from omniret.inputs import OmniInput
+
+    assert _composed_target(OmniInput(image="a.png", text="make it red")) == ["image"]
+    assert _composed_target(OmniInput(audio="a.wav", text="but faster")) == ["audio"]
+    assert _composed_target(OmniInput(image="a.png")) is None  # plain media: every modality
+    assert _composed_target(OmniInput(text="coffee")) is None
+    assert default_instruction(WORDS, _composed_target(OmniInput(image="a.png", text="x"))) == (
+        "Retrieve an image that matches the query."
+    )

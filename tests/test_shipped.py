@@ -80,9 +80,8 @@ def test_index_composed_query_ranks_differently_from_its_parts(model, held_out, 
     )
     assert both != alone and both != words
     assert alone[0] == str(ref.resolve()) and both[0] == str(target.resolve())
-    assert both.index(str(ref.resolve())) < words.index(
-        str(ref.resolve())
-    )  # the image still pulls its own item up
+    # (v2 also ranked the trouser itself higher for the composed query than for the words alone; v3
+    # is trained with the query's own content as a negative, so the reference is not pulled up)
 
 
 def test_bf16_inference_keeps_the_shipped_rankings(model, held_out):

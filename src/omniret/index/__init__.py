@@ -55,7 +55,9 @@ class Index:
         if query.instruction is None:  # the model's own words for "find <modality>" / "find anything"
             from dataclasses import replace
 
-            query = replace(query, instruction=self.default_instruction(modalities))
+            query = replace(
+                query, instruction=self.default_instruction(modalities or _composed_target(query))
+            )
         return search(self.store, self.model, query, k=k, modalities=modalities, where=where,
                       group_by_asset=group_by_asset, calibration=calibration)  # fmt: skip
 
@@ -127,3 +129,14 @@ class Index:
 
 
 __all__ += ["ANN_MIN_ROWS", "search_vector"]
+
+
+def _composed_target(query: OmniInput) -> list[str] | None:
+    """A composed query (one medium + a change request) asks for a changed item of that medium.
+
+    That is how composed-retrieval tasks phrase it (FashionIQ, CIRR, the paper's CIR and ACM
+    instructions: "retrieve the modified image"), so without a ``--modality`` filter it gets the
+    target instruction of its medium; other queries search every modality.
+    """
+    media = [m for m in ("image", "audio", "video") if getattr(query, m) is not None]
+    return media if len(media) == 1 and query.text else None
