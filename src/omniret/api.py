@@ -91,13 +91,15 @@ class Embedder:
                 for i, g in zip(group, got, strict=True):
                     values[i] = g
             feats[field] = values
-        hints = self._hints(chunk, feats) if self.model.config.hints.enabled else None
+        hints = self._hints(chunk, feats)
         return [self._streams(x, i, feats, hints) for i, x in enumerate(chunk)]
 
     def _hints(self, chunk: list[OmniInput], feats: dict) -> dict[str, list]:
         """Per field, each input's hint: labels from its cached tokens, transcripts (cached) per span."""
         out: dict[str, list] = {"image": [None] * len(chunk), "audio": [None] * len(chunk),
                                 "video": [(None, None)] * len(chunk)}  # fmt: skip
+        if not self.model.config.hints.enabled:
+            return out
         for i, x in enumerate(chunk):
             if x.image is not None:
                 out["image"][i] = self.hints.image(feats["image"][i])
@@ -123,21 +125,16 @@ class Embedder:
             return self.features.audios(sources, span=span)
         return self.features.videos(sources, span=span)
 
-    def _streams(self, x: OmniInput, i: int, feats: dict, hints: dict | None = None) -> list[Sample]:
-        hint = (
-            (lambda field: hints[field][i])
-            if hints
-            else (lambda field: (None, None) if field == "video" else None)
-        )
+    def _streams(self, x: OmniInput, i: int, feats: dict, hints: dict) -> list[Sample]:
         media = []
         if x.image is not None:
-            media.append(Media("image", feats["image"][i], is_features=True, hint=hint("image")))
+            media.append(Media("image", feats["image"][i], is_features=True, hint=hints["image"][i]))
         if x.audio is not None:
-            media.append(Media("audio", feats["audio"][i], is_features=True, hint=hint("audio")))
+            media.append(Media("audio", feats["audio"][i], is_features=True, hint=hints["audio"][i]))
         if x.video is None:
             return [Sample(text=x.text, media=media, instruction=x.instruction)]
         frames, track = feats["video"][i]
-        frame_hint, track_hint = hint("video")
+        frame_hint, track_hint = hints["video"][i]
         video = Media("video", frames, is_features=True, hint=frame_hint)
         if track is None or self.model.config.media.video_audio == "off":
             return [Sample(text=x.text, media=[*media, video], instruction=x.instruction)]
