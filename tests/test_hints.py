@@ -119,3 +119,40 @@ def test_whisper_speech_hint_is_words_for_speech_and_empty_for_a_tone(tmp_path):
     tone = sine(440, 2.0, 16000, amp=0.5).astype(np.float32)
     assert tower.speech_text(tone) == ""
     assert len(tower.speech_text(load_audio(ASTERISK / "agent-pass.wav"), max_words=3).split()) == 3
+
+
+def test_words_only_replaces_each_medium_by_its_words_and_needs_words_for_every_medium():
+    from omniret.model.inputs import words_only
+
+    both = Sample(text="<image> and <audio>", media=[Media("image", torch.zeros(3), hint="tabby"),
+                                                     Media("audio", torch.zeros(3), hint="hello there")],
+                  instruction="Find it.")  # fmt: skip
+    twin = words_only(both)
+    assert twin.media == [] and twin.text == "tabby and hello there" and twin.instruction == "Find it."
+    front = words_only(Sample(text="but red", media=[Media("image", torch.zeros(3), hint="ox")]))
+    assert front.text == "ox but red" and front.instruction is None
+    silent = Sample(media=[Media("image", torch.zeros(3), hint="ox"), Media("audio", torch.zeros(3), hint="")])
+    assert words_only(silent) is None and words_only(Sample(text="only text")) is None
+
+
+def test_words_weight_mixes_the_words_only_embedding_into_hinted_items_only():
+    from omniret.config import ModelConfig, from_dict
+    from omniret.model import OmniRet
+    from omniret.model.inputs import words_only
+    from tests.conftest import tiny_config_dict
+
+    with pytest.raises(ValueError, match="words_weight"):
+        from_dict(ModelConfig, {**tiny_config_dict(), "hints": {"words_weight": 1.5}})
+    model = OmniRet.build(from_dict(ModelConfig, tiny_config_dict()), load_weights=False).eval()
+    image = torch.rand(3, 32, 32)
+    hinted = Sample(text="in red", media=[Media("image", image, hint="goldfish, tench")], instruction="Find it.")
+    plain = Sample(text="in red", media=[Media("image", image)], instruction="Find it.")
+    text = Sample(text="a red fish")
+    off = model.embed([hinted, plain, text])
+    alone = model.embed([words_only(hinted)])[0]
+    model.config.hints.words_weight = 0.25
+    on = model.embed([hinted, plain, text])
+    want = torch.nn.functional.normalize(0.75 * off[0] + 0.25 * alone, dim=-1)
+    torch.testing.assert_close(on[0], want, atol=1e-5, rtol=1e-4)
+    assert (on[0] - off[0]).abs().max() > 1e-3  # the mix moved the hinted item
+    torch.testing.assert_close(on[1:], off[1:], atol=1e-5, rtol=1e-4)  # no words, no change

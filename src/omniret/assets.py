@@ -11,8 +11,10 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from omniret.errors import OmniretError
 
-class AssetMissingError(FileNotFoundError):
+
+class AssetMissingError(OmniretError, FileNotFoundError):
     """A local model directory or packaged asset is not installed; the message says which."""
 
 

@@ -15,10 +15,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from omniret.errors import InputError
+
 C = TypeVar("C")
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A configuration file or override is malformed; the message names the key."""
 
 
@@ -167,6 +169,15 @@ class HintsConfig:
     max_transcript_words: int = 40
     no_speech_max: float = 0.6  # a Whisper segment above this no-speech probability is dropped
     min_avg_logprob: float = -1.0  # ... and one whose mean token log-probability is below this
+    # Late fusion inside the model: an item whose every medium has words also gets the embedding of
+    # those words alone (media tokens left out), mixed in with this weight. 0 = off. The composer
+    # reads text as MiniLM does (text anchor), so the words alone carry the towers' zero-shot
+    # meaning even where the learned media tokens are off-domain (docs/METHOD_NOTES.md, "Words").
+    words_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.words_weight <= 1.0:
+            raise ValueError(f"hints.words_weight must be in [0, 1], got {self.words_weight}")
 
     @property
     def enabled(self) -> bool:

@@ -13,10 +13,12 @@ import struct
 import zlib
 from pathlib import Path
 
+from omniret.errors import InputError
+
 DIRECTORY, COMPRESSED, COMPRESSED_ZSTD = 0x02, 0x01, 0x04
 
 
-class QrcError(ValueError):
+class QrcError(InputError):
     """Not a readable Qt resource file; the message names the file and the reason."""
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from omniret.errors import OmniretError
+
 OPENCLIPART = Path("/usr/share/openclipart/png")
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 ASTERISK = Path("/usr/share/asterisk/sounds/en")
@@ -35,7 +37,7 @@ PROLIFIC_AUTHORS = {"architetto", "francesco", "rollandin"}
 MAX_CLIPART_PIXELS = 16_000_000  # a few openclipart PNGs are > 200 MP (FEASIBILITY.md)
 
 
-class SourceMissingError(FileNotFoundError):
+class SourceMissingError(OmniretError, FileNotFoundError):
     """A data source is not installed; the message says which package provides it."""
 
 

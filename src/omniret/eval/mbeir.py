@@ -22,12 +22,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from omniret.errors import InputError
 from omniret.inputs import OmniInput
 
 SHORT = {"text": "T", "image": "I", "audio": "A", "video": "V"}
 
 
-class BenchmarkFormatError(ValueError):
+class BenchmarkFormatError(InputError):
     """A benchmark file is malformed; the message names the file and line."""
 
 

@@ -8,11 +8,13 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from omniret.errors import InputError
+
 TABLE = "segments"
 SIDECAR = "omniret.json"
 
 
-class IndexMismatchError(ValueError):
+class IndexMismatchError(InputError):
     """The index was built with another model or preprocessing recipe."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from omniret.errors import InputError
 
-class MediaError(ValueError):
+
+class MediaError(InputError):
     """A media input cannot be used. ``source`` names it, ``reason`` says why."""
 
     def __init__(self, source: str, reason: str) -> None:

@@ -62,6 +62,23 @@ def _with_hint(placeholder: str, hint: str | None) -> str:
     return f"{placeholder} ({hint})" if hint else placeholder
 
 
+def words_only(sample: Sample) -> Sample | None:
+    """The sample with each medium replaced by its hint words, or None unless every medium has words.
+
+    '<image> Red.' with hint 'tabby, tiger cat' -> 'tabby, tiger cat Red.' (same instruction, no media):
+    the text twin that ``HintsConfig.words_weight`` mixes into the item's embedding.
+    """
+    if not sample.media or not all(m.hint for m in sample.media):
+        return None
+    text = sample.text or ""
+    words = iter(m.hint for m in sample.media)
+    if PLACEHOLDER.search(text):
+        text = PLACEHOLDER.sub(lambda _: next(words), text)
+    else:
+        text = " ".join([*words, text]).strip()
+    return Sample(text=text, instruction=sample.instruction)
+
+
 def render(sample: Sample, *, template: str, normalize: bool = True) -> str:
     """The composer's input string with media placeholders, e.g. 'Instruct: ...\\nQuery: <image> Red.'"""
     text = sample.text or ""

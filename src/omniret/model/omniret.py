@@ -14,7 +14,7 @@ from torch import nn
 
 from omniret.config import LoraConfig, ModelConfig
 from omniret.model.composer import Composer
-from omniret.model.inputs import FAMILY, Media, Sample, render
+from omniret.model.inputs import FAMILY, Media, Sample, render, words_only
 from omniret.model.poolers import build_pooler
 from omniret.model.projector import Projector
 from omniret.model.resampler import SeparateMediaResamplers, SharedMediaResampler, interpolate_video
@@ -144,13 +144,29 @@ class OmniRet(nn.Module):
             per_sample.append(tokens[k : k + len(s.media)])
             k += len(s.media)
         c = self.config.composer
-        texts = [render(s, template=c.template, normalize=c.normalize_text) for s in samples]
-        hidden, mask = self.composer(texts, per_sample)  # (B, T, D), (B, T)
+        twins = self._word_twins(samples)  # index in samples -> its words-only text sample
+        all_samples = [*samples, *twins.values()]
+        per_sample += [[] for _ in twins]
+        texts = [render(s, template=c.template, normalize=c.normalize_text) for s in all_samples]
+        hidden, mask = self.composer(texts, per_sample)  # (B + n_twins, T, D), (B + n_twins, T)
         emb = F.normalize(self.pooler(hidden, mask), dim=-1)
+        n = len(samples)
+        if twins:
+            w = self.config.hints.words_weight
+            rows = torch.tensor(list(twins), device=emb.device)
+            mixed = (1 - w) * emb[rows] + w * emb[n:]  # (n_twins, L)
+            emb = emb[:n].index_copy(0, rows, F.normalize(mixed, dim=-1))
         resampled = torch.stack(tokens) if tokens and self.resampler is not None else None
-        m = mask.to(hidden.dtype)[..., None]
-        mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1)  # MiniLM's own sentence embedding of a text
+        m = mask[:n].to(hidden.dtype)[..., None]
+        mean = (hidden[:n] * m).sum(1) / m.sum(1).clamp(min=1)  # MiniLM's own sentence embedding
         return EmbedOutput(emb, resampled, mean)
+
+    def _word_twins(self, samples: list[Sample]) -> dict[int, Sample]:
+        """Words-only twins of the samples whose every medium has hint words (HintsConfig.words_weight)."""
+        if self.config.hints.words_weight <= 0:
+            return {}
+        twins = {i: words_only(s) for i, s in enumerate(samples)}
+        return {i: t for i, t in twins.items() if t is not None}
 
     @torch.no_grad()
     def embed(self, samples: list[Sample]) -> torch.Tensor:
