@@ -131,7 +131,9 @@ def test_words_only_replaces_each_medium_by_its_words_and_needs_words_for_every_
     assert twin.media == [] and twin.text == "tabby and hello there" and twin.instruction == "Find it."
     front = words_only(Sample(text="but red", media=[Media("image", torch.zeros(3), hint="ox")]))
     assert front.text == "ox but red" and front.instruction is None
-    silent = Sample(media=[Media("image", torch.zeros(3), hint="ox"), Media("audio", torch.zeros(3), hint="")])
+    silent = Sample(
+        media=[Media("image", torch.zeros(3), hint="ox"), Media("audio", torch.zeros(3), hint="")]
+    )
     assert words_only(silent) is None and words_only(Sample(text="only text")) is None
 
 
@@ -145,7 +147,9 @@ def test_words_weight_mixes_the_words_only_embedding_into_hinted_items_only():
         from_dict(ModelConfig, {**tiny_config_dict(), "hints": {"words_weight": 1.5}})
     model = OmniRet.build(from_dict(ModelConfig, tiny_config_dict()), load_weights=False).eval()
     image = torch.rand(3, 32, 32)
-    hinted = Sample(text="in red", media=[Media("image", image, hint="goldfish, tench")], instruction="Find it.")
+    hinted = Sample(
+        text="in red", media=[Media("image", image, hint="goldfish, tench")], instruction="Find it."
+    )
     plain = Sample(text="in red", media=[Media("image", image)], instruction="Find it.")
     text = Sample(text="a red fish")
     off = model.embed([hinted, plain, text])

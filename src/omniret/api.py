@@ -12,13 +12,18 @@ import torch.nn.functional as F
 from omniret.cache import FeatureCache
 from omniret.checkpoint import is_checkpoint, load_checkpoint, recipes, weights_hash
 from omniret.config import load_config, preset_names
+from omniret.errors import InputError, IntegrityError
 from omniret.features import FeatureExtractor
 from omniret.hints import HintMaker
-from omniret.inputs import OmniInput
-from omniret.media.audio import SAMPLE_RATE
+from omniret.inputs import InputTypeError, OmniInput
+from omniret.media.audio import SAMPLE_RATE, AudioSpan
 from omniret.model import Media, OmniRet, Sample
 
 SHIPPED = Path(__file__).parent / "weights"  # trained heads that ship with the package, one dir per preset
+
+
+class ModelNotFoundError(InputError, FileNotFoundError):
+    """``load_model`` got a name that is no preset, baseline, checkpoint or YAML file."""
 
 
 class Embedder:
@@ -53,10 +58,14 @@ class Embedder:
 
     def encode(self, inputs: list[OmniInput], *, batch_size: int = 16, progress: bool = False) -> np.ndarray:
         """Unit embeddings (n, dim) float32 in input order; inputs are batched by modality signature."""
+        if isinstance(inputs, OmniInput):
+            raise InputTypeError("encode takes a list of OmniInput, got one OmniInput (wrap it in a list)")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
         inputs = list(inputs)
         for i, x in enumerate(inputs):
             if not isinstance(x, OmniInput):
-                raise TypeError(f"inputs[{i}] is {type(x).__name__}, expected omniret.OmniInput")
+                raise InputTypeError(f"inputs[{i}] is {type(x).__name__}, expected omniret.OmniInput")
         out = None  # (n, dim), or (n, V, D) for a multi-vector pooler (scored with MaxSim)
         # similar lengths together: padded audio tokens cost the resampler as much as real ones
         order = sorted(range(len(inputs)), key=lambda i: (inputs[i].signature(), _audio_size(inputs[i]),
@@ -64,6 +73,7 @@ class Embedder:
         chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         for chunk in _progress(chunks, progress, total=len(inputs)):
             emb = self._encode_chunk([inputs[i] for i in chunk])
+            _check_finite(emb, chunk, inputs, self.model_id)
             if out is None:
                 out = np.zeros((len(inputs), *emb.shape[1:]), dtype=np.float32)
             out[chunk] = emb
@@ -111,11 +121,28 @@ class Embedder:
             for span, group in groups.items():
                 sources = [getattr(chunk[i], field) for i in group]
                 if field == "audio":
-                    for i, h in zip(group, self.hints.audio(sources, span=span), strict=True):
+                    for i, h in zip(group, self._audio_hints(sources, span), strict=True):
                         out["audio"][i] = h
                     continue
                 for i, h in zip(group, self.hints.video_tracks(sources, span=span), strict=True):
                     out["video"][i] = (self.hints.video(feats["video"][i][0]), h)
+        return out
+
+    def _audio_hints(self, sources: list, span) -> list:
+        """Transcript hints; a span of an audio file is passed as an ``AudioSpan``, so the hint decodes
+        only that span (after a seek in a long file), never the whole recording."""
+        if span is None:
+            return self.hints.audio(sources, span=None)
+        files = [i for i, s in enumerate(sources) if not isinstance(s, (tuple, np.ndarray, AudioSpan))]
+        rest = [i for i in range(len(sources)) if i not in set(files)]  # arrays: cut in memory
+        out: list = [None] * len(sources)
+        if files:
+            got = self.hints.audio([AudioSpan(sources[i], *span) for i in files], span=None)
+            for i, h in zip(files, got, strict=True):
+                out[i] = h
+        if rest:
+            for i, h in zip(rest, self.hints.audio([sources[i] for i in rest], span=span), strict=True):
+                out[i] = h
         return out
 
     def _extract(self, field: str, sources: list, span) -> list:
@@ -156,6 +183,18 @@ class Embedder:
         return tower.transcribe(load_audio(audio))
 
 
+def _check_finite(emb: np.ndarray, rows: list[int], inputs: list[OmniInput], model_id: str) -> None:
+    """Refuse NaN or infinite embeddings where they first appear, naming the input (a model with
+    broken weights; the index would store them and LanceDB refuse them later)."""
+    finite = np.isfinite(emb.reshape(len(rows), -1)).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise IntegrityError(
+            f"model {model_id} produced a non-finite embedding for inputs[{rows[bad]}] "
+            f"({inputs[rows[bad]].describe()}); its weights are likely broken"
+        )
+
+
 def resolve_precision(precision: str | None, device: str = "cpu") -> str:
     """ "auto" -> bf16 autocast for the heads where the hardware computes bf16 natively, else fp32.
 
@@ -168,7 +207,7 @@ def resolve_precision(precision: str | None, device: str = "cpu") -> str:
     if precision in (None, "auto"):  # an explicit choice wins over the environment
         precision = os.environ.get("OMNIRET_PRECISION") or "auto"
     if precision not in {"auto", "fp32", "bf16"}:
-        raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+        raise InputError(f"precision must be auto, fp32 or bf16, got {precision!r}")
     if precision != "auto":
         return precision
     if device == "cuda":
@@ -187,6 +226,8 @@ def _audio_size(x: OmniInput) -> float:
         return 0.0
     if x.span is not None:
         return float(x.span[1] - x.span[0]) * SAMPLE_RATE
+    if isinstance(a, AudioSpan):
+        return float(a.t1 - a.t0) * SAMPLE_RATE
     if isinstance(a, tuple):
         return float(len(a[0]))
     if isinstance(a, np.ndarray):
@@ -225,6 +266,7 @@ def load_model(
     cache: bool | str | Path = True,
     overrides: list[str] | tuple[str, ...] = (),
     precision: str = "auto",
+    verify: bool = True,
 ):
     """A ready-to-encode model: a preset name, a checkpoint directory, a YAML file, ``bridge-caption``
     or ``dual-encoder`` (the shipped baseline; or a directory written by ``omniret train-dual``).
@@ -232,6 +274,8 @@ def load_model(
     A preset loads the trained heads shipped with the package when there are any; otherwise its heads
     are freshly initialised and a warning says so. ``cache`` is True (default directory), False, or a path.
     ``precision`` ("auto", "fp32", "bf16") is the heads' inference precision (see ``resolve_precision``).
+    ``verify`` checks a checkpoint's weights hash against its manifest (``checkpoint.verify_weights``;
+    ``IntegrityError`` on a mismatch); False is the explicit escape for a checkpoint known to differ.
     """
     feature_cache = None
     if cache:
@@ -249,14 +293,14 @@ def load_model(
         return load_dual(name, cache=feature_cache)
     if is_checkpoint(name):
         return Embedder(
-            load_checkpoint(name, overrides=overrides),
+            load_checkpoint(name, overrides=overrides, verify=verify),
             cache=feature_cache,
             model_id=Path(name).name,
             precision=precision,
         )
     if name in preset_names() and is_checkpoint(SHIPPED / name):
         return Embedder(
-            load_checkpoint(SHIPPED / name, overrides=overrides),
+            load_checkpoint(SHIPPED / name, overrides=overrides, verify=verify),
             cache=feature_cache,
             model_id=name,
             precision=precision,
@@ -271,6 +315,6 @@ def load_model(
             stacklevel=2,
         )
         return Embedder(model, cache=feature_cache, model_id=name, precision=precision)
-    raise FileNotFoundError(
+    raise ModelNotFoundError(
         f"{name!r} is not a preset ({', '.join(preset_names())}), 'bridge-caption', 'dual-encoder', a checkpoint directory or a YAML file"
     )

@@ -8,6 +8,8 @@ and stored. Tokens pass through float16 on both paths, so a hit and a miss give 
 from __future__ import annotations
 
 import hashlib
+import os
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -15,17 +17,29 @@ import torch
 
 from omniret.cache import FeatureCache
 from omniret.config import MediaConfig
-from omniret.media import load_audio, load_image, load_video, read_bytes, to_pixels
+from omniret.media import MediaTooLargeError, load_audio, load_image, load_video, read_bytes, to_pixels
+from omniret.media.audio import AudioSpan, audio_duration, cut
 from omniret.media.mel import log_mel
-from omniret.media.source import describe
+from omniret.media.source import describe, file_digest
+from omniret.media.video import video_duration
 from omniret.model.towers import Tower
 from omniret.recipes import recipe_hash
 
 IMAGE_BATCH = 32
+_DIGESTS: OrderedDict[tuple, str] = OrderedDict()  # file identity -> sha256, so windows hash a file once
 
 
 def source_id(src) -> tuple[str, object, str]:
-    """(content hash, payload to decode, display name) for a path, bytes, PIL image, array or (array, rate)."""
+    """(content hash, payload to decode, display name) for a path, bytes, PIL image, array, (array, rate)
+    or ``AudioSpan`` (its file's hash plus the span: a window of a long recording is keyed on its own).
+
+    A file is hashed by streaming (memoised on its inode, size and times, so the windows of one long
+    recording hash it once) and stays on disk as the payload: decoding a span of it seeks instead of
+    reading it whole. The hash is the SHA-256 of its bytes, as always, so cache keys do not change."""
+    if isinstance(src, AudioSpan):
+        h, payload, name = source_id(src.source)
+        key = _hash(h, "span", repr((float(src.t0), float(src.t1))))
+        return key, AudioSpan(payload, src.t0, src.t1), name
     if isinstance(src, tuple) and len(src) == 2 and isinstance(src[0], np.ndarray):
         arr = np.ascontiguousarray(src[0])
         return _hash(arr.tobytes(), str(arr.shape), str(arr.dtype), str(src[1])), src, "<array>"
@@ -34,8 +48,28 @@ def source_id(src) -> tuple[str, object, str]:
         return _hash(arr.tobytes(), str(arr.shape), str(arr.dtype)), src, "<array>"
     if hasattr(src, "tobytes") and hasattr(src, "mode"):  # PIL image
         return _hash(src.tobytes(), src.mode, str(src.size)), src, "<image>"
+    if isinstance(src, (str, os.PathLike)):
+        path = os.fspath(src)
+        return _file_hash(path), path, describe(src)
     data = read_bytes(src)
     return hashlib.sha256(data).hexdigest(), data, describe(src)
+
+
+def _file_hash(path: str) -> str:
+    try:
+        st = os.stat(path)
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    except OSError:
+        key = None  # file_digest names the problem
+    if key is not None and key in _DIGESTS:
+        _DIGESTS.move_to_end(key)
+        return _DIGESTS[key]
+    digest, _ = file_digest(path)
+    if key is not None:
+        _DIGESTS[key] = digest
+        while len(_DIGESTS) > 256:
+            _DIGESTS.popitem(last=False)
+    return digest
 
 
 def _hash(*parts) -> str:
@@ -89,19 +123,28 @@ class FeatureExtractor:
         return self._cached(tower, keyed, {}, compute)
 
     def audios(self, sources: list, *, span=None, names: list[str] | None = None) -> list[torch.Tensor]:
+        """Audio tokens; with ``span`` only [t0, t1] of each source is decoded (after a seek when the file
+        is long), and a span over ``media.max_audio_seconds`` is refused before anything is read."""
         tower = self.towers["audio"]
         keyed = self._keyed(sources, names)
+        if span is not None:
+            self._check_span(span, [n for *_, n in keyed])
         return self._cached(tower, keyed, {"span": span}, lambda items: self._run_audio(tower, [
-            _cut(self._audio(p, n), span, n) for p, n in items
+            self._audio(p, n, span) for p, n in items
         ]))  # fmt: skip
 
     def videos(self, sources: list, *, span=None, names: list[str] | None = None):
-        """-> list of (frame tokens (T, N, d), audio-track tokens (N, d) or None)."""
+        """-> list of (frame tokens (T, N, d), audio-track tokens (N, d) or None).
+
+        When the audio track is encoded, a video (or span) longer than ``media.max_audio_seconds`` is
+        refused before decoding, as audio is: ``omniret index`` cuts long videos into moments instead."""
         vision = self.towers["vision"]
         keyed = self._keyed(sources, names)
         clips: dict[str, object] = {}  # decoded once per call, shared by the frame and track passes
         m = self.media
         want_audio = m.video_audio != "off" and "audio" in self.towers
+        if want_audio:
+            self._check_video_length(keyed, span)
         frame_extra = {"frames": m.max_frames, "sampling": m.frame_sampling, "span": span}
 
         def clip(payload, name):
@@ -147,8 +190,29 @@ class FeatureExtractor:
     def _image(self, payload, name):
         return load_image(payload, max_pixels=self.media.max_image_pixels, name=name)
 
-    def _audio(self, payload, name):
-        return load_audio(payload, max_seconds=self.media.max_audio_seconds, name=name)
+    def _audio(self, payload, name, span=None):
+        return load_audio(payload, max_seconds=self.media.max_audio_seconds, name=name, span=span)
+
+    def _check_span(self, span, names: list[str]) -> None:
+        limit = self.media.max_audio_seconds
+        if not (span[1] - span[0] <= limit):  # also an infinite span
+            raise MediaTooLargeError(names[0] if names else "<input>", f"span {span[0]:g}-{span[1]:g} s is "
+                                     f"{span[1] - span[0]:.0f} s long, over the {limit:.0f} s limit of one encode "
+                                     "(media.max_audio_seconds)")  # fmt: skip
+
+    def _check_video_length(self, keyed, span) -> None:
+        """Refuse, before decoding, a video whose audio track would exceed one encode's limit."""
+        if span is not None:
+            self._check_span(span, [n for *_, n in keyed])
+            return
+        limit = self.media.max_audio_seconds
+        for _, payload, name in keyed:
+            seconds = video_duration(payload)
+            if seconds is not None and seconds > limit and audio_duration(payload) is not None:
+                raise MediaTooLargeError(name, f"video is {seconds:.0f} s, so its audio track is over the "
+                                         f"{limit:.0f} s limit of one encode (media.max_audio_seconds); use "
+                                         f"spans of at most {limit:.0f} s, or index the file: the index cuts "
+                                         "it into moments")  # fmt: skip
 
     @staticmethod
     @torch.no_grad()
@@ -167,11 +231,5 @@ class FeatureExtractor:
 
 
 def _cut(wave: np.ndarray, span, name: str) -> np.ndarray:
-    if span is None:
-        return wave
-    lo, hi = int(span[0] * 16000), int(span[1] * 16000)
-    if wave[lo:hi].size == 0:
-        from omniret.media import EmptyMediaError
-
-        raise EmptyMediaError(name, f"span {span} is outside the {wave.size / 16000:.1f} s clip")
-    return wave[lo:hi]
+    """``wave`` (16 kHz) cut to ``span`` seconds (``omniret.media.audio.cut``)."""
+    return cut(wave, span, name)

@@ -1,4 +1,9 @@
-"""``omniret eval mbeir``: score one or more models on M-BEIR-format tasks."""
+"""``omniret eval mbeir``: score one or more models on M-BEIR-format tasks.
+
+Bad options and malformed benchmark files end as one line naming the option or file:line (exit 2,
+via the root command's handler); a checkpoint whose weights hash does not match its manifest exits 1
+unless ``--no-verify``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ import typer
 eval_app = typer.Typer(help="Evaluate models on retrieval benchmarks.", no_args_is_help=True)
 
 
-def load_eval_model(spec: str):
-    """'random', 'fusion:BASE', 'bridge-caption', 'dual-encoder', a preset, a checkpoint or dual-encoder dir, or a YAML file."""
+def load_eval_model(spec: str, *, verify: bool = True):
+    """'random', 'fusion:BASE', 'bridge-caption', 'dual-encoder', a preset, a checkpoint or dual-encoder dir, or a YAML file.
+
+    ``verify``: check a checkpoint's weights hash against its manifest (False: ``--no-verify``)."""
     from omniret.eval.models import RandomRanker, ScoreFusion
 
     if spec == "random":
@@ -22,8 +29,28 @@ def load_eval_model(spec: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the untrained-heads warning is expected for baselines
         if spec.startswith("fusion:"):
-            return ScoreFusion(load_model(spec[len("fusion:") :]))
-        return load_model(spec)
+            return ScoreFusion(load_model(spec[len("fusion:") :], verify=verify))
+        return load_model(spec, verify=verify)
+
+
+def parse_ks(text: str) -> list[int]:
+    """'1,5,10' -> [1, 5, 10]: positive integers, at least one; anything else is an InputError naming -k."""
+    from omniret.errors import InputError
+
+    ks = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        try:
+            value = int(item)
+        except ValueError:
+            raise InputError(f"--k must be comma-separated positive integers, got {text!r}") from None
+        if value < 1:
+            raise InputError(f"--k cut-offs must be positive, got {value} in {text!r}")
+        ks.append(value)
+    if not ks:
+        raise InputError(f"--k needs at least one cut-off, got {text!r}")
+    return list(dict.fromkeys(ks))
 
 
 @eval_app.command("mbeir")
@@ -62,6 +89,9 @@ def mbeir(
         "split's pools (cand_pool/global/mbeir_union_{split}_cand_pool.jsonl if present, else the local "
         "pools de-duplicated by did), as in UniIR's M-BEIR global setting; 'both'.",
     ),
+    no_verify: bool = typer.Option(
+        False, "--no-verify", help="Do not check checkpoints' weights hashes against their manifests."
+    ),
     geometry: bool = typer.Option(
         False,
         "--geometry",
@@ -72,27 +102,27 @@ def mbeir(
 ) -> None:
     """Recall@k (hit rate), MRR, nDCG@10 and modality precision@k per task and group, in each task's
     own pool and/or the global pool of the whole split."""
+    from omniret.errors import InputError
     from omniret.eval.global_pool import POOLS, evaluate_pools, load_global_pool, pool_geometry
     from omniret.eval.harness import CandidateCache
-    from omniret.eval.mbeir import BenchmarkFormatError, load_tasks
+    from omniret.eval.mbeir import load_tasks
     from omniret.eval.report import results_record, write_json, write_report, write_trec
 
     if pool not in POOLS:
-        raise typer.BadParameter(f"--pool must be one of {', '.join(POOLS)}, not {pool!r}")
+        raise InputError(f"--pool must be one of {', '.join(POOLS)}, not {pool!r}")
     if geometry and pool == "local":
-        raise typer.BadParameter(
-            "--geometry is computed on the global pool: add --pool global or --pool both"
-        )
-    ks = [int(x) for x in k.split(",") if x.strip()]
-    try:
-        task_list = load_tasks(root, split, tasks)
-        union = None if pool == "local" else load_global_pool(root, split)  # read once, checked first
-    except (BenchmarkFormatError, FileNotFoundError) as err:
-        raise typer.BadParameter(str(err)) from None
+        raise InputError("--geometry is computed on the global pool: add --pool global or --pool both")
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be positive, got {batch_size}")
+    ks = parse_ks(k)
+    if not root.is_dir():
+        raise InputError(f"benchmark root {root} is not a directory")
+    task_list = load_tasks(root, split, tasks)  # every file is read and checked before a model loads
+    union = None if pool == "local" else load_global_pool(root, split)
     cache = CandidateCache(cache_dir or root / ".eval-cache")
     records = []
     for spec in model:
-        m = load_eval_model(spec)
+        m = load_eval_model(spec, verify=False) if no_verify else load_eval_model(spec)
 
         def show(res, m=m) -> None:
             metric = " ".join(f"R@{kk} {100 * res.metrics[f'recall@{kk}']:.1f}" for kk in ks)

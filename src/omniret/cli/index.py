@@ -8,6 +8,26 @@ from pathlib import Path
 import typer
 
 DB_HELP = "Index directory (LanceDB, embedded)."
+NO_VERIFY_HELP = (
+    "Load the model without checking its weights against the hash in its manifest (a mismatch is "
+    "refused by default: it means the file was corrupted or edited)."
+)
+
+
+LOCK_TIMEOUT_HELP = (
+    "Seconds to wait for another writer of the index (`omniret index`, delete, calibrate) to finish "
+    "before giving up with an error (exit 1); 'inf' waits for ever."
+)
+
+
+def _lock_timeout(value: float) -> float:
+    from omniret.errors import InputError
+    from omniret.index.store import lock_timeout
+
+    try:
+        return lock_timeout(value)
+    except ValueError as err:
+        raise InputError(f"--lock-timeout (or $OMNIRET_LOCK_TIMEOUT): {err}") from None
 
 
 def _parse_meta(items: list[str] | None) -> dict:
@@ -27,7 +47,18 @@ def index(
         None, "--model", help="Model (default: the index's model, else omniret-small)."
     ),
     meta: list[str] = typer.Option(None, "--meta", help="key=value metadata stored with every new row."),
-    prune: bool = typer.Option(False, "--prune", help="Remove rows of files that vanished from PATHS."),
+    prune: bool = typer.Option(
+        False,
+        "--prune",
+        help="Remove rows of files that vanished from PATHS. Refused (nothing deleted) when a path does not "
+        "exist or holds no file that can be indexed; rows of files that still exist are never removed.",
+    ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="With --prune: only say how many rows, of which files, it would delete; nothing is deleted or "
+        "indexed and no model is loaded.",
+    ),
     build_ann: bool = typer.Option(
         False, "--build-ann", help="Build an ANN index and tune it to --target-recall."
     ),
@@ -44,27 +75,53 @@ def index(
         "Default: the index's own; 'fixed' for a new index.",
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    lock_timeout: float = typer.Option(
+        10.0, "--lock-timeout", envvar="OMNIRET_LOCK_TIMEOUT", help=LOCK_TIMEOUT_HELP, callback=_lock_timeout
+    ),
+    no_verify: bool = typer.Option(False, "--no-verify", help=NO_VERIFY_HELP),
 ) -> None:
     """Index images, audio, video and text files into one table; unchanged files are skipped.
 
-    Per-modality score statistics (for --calibration) are recomputed whenever the table changed."""
-    from omniret.index import Index, IndexMismatchError
+    Per-modality score statistics (for --calibration) are recomputed whenever the table changed. Entries
+    that cannot be indexed (broken or looping symlinks, FIFOs, sockets, devices, unreadable files and
+    folders, bad media) are listed as "skipped PATH: reason" and the run goes on."""
+    from omniret.errors import InputError
+    from omniret.index import Index
+    from omniret.index.ann import check_target
     from omniret.index.decompose import VIDEO_MODES
+    from omniret.index.files import scan
+    from omniret.index.indexer import check_prune_roots, prune_preview
+    from omniret.index.store import Store
 
     if video_segments not in (None, *VIDEO_MODES):
         raise typer.BadParameter(
             f"--video-segments must be one of {', '.join(VIDEO_MODES)}, not {video_segments!r}"
         )
-    ix = Index(db, model=model)
-    try:
-        report = ix.add(paths, meta=_parse_meta(meta), prune=prune, progress=not quiet, batch_files=batch_files,
-                        video_segments=video_segments, log=typer.echo if quiet else None)  # fmt: skip
-    except IndexMismatchError as err:
-        raise typer.BadParameter(str(err)) from None
+    if build_ann:
+        check_target(target_recall)  # before hours of indexing, not after
+    if dry_run and not prune:
+        raise InputError("--dry-run previews what --prune would delete: give it together with --prune")
+    if dry_run:
+        preview = prune_preview(Store(db), paths)  # creates nothing, loads no model
+        typer.echo(f"dry run: --prune would delete {preview.rows} rows of {len(preview.files)} files; "
+                   "nothing was deleted or indexed")  # fmt: skip
+        for uri, rows in preview.files:
+            typer.echo(f"would prune {uri} ({rows} rows)")
+        for path, reason in preview.skipped:
+            typer.echo(f"skipped {path}: {reason}")
+        return
+    if prune:  # a mistyped or moved root is refused before the model is loaded (the indexer checks again)
+        check_prune_roots(scan(paths, skip=db))
+    ix = Index(db, model=model, lock_timeout=lock_timeout, verify=not no_verify)
+    report = ix.add(paths, meta=_parse_meta(meta), prune=prune, progress=not quiet, batch_files=batch_files,
+                    video_segments=video_segments, log=typer.echo if quiet else None)  # fmt: skip
+    pruned = f"pruned {len(report.pruned)} files" + (f" ({report.pruned_rows} rows)" if report.pruned else "")
     typer.echo(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {report.unchanged}, "
-               f"pruned {len(report.pruned)} files; wrote {report.rows_written} rows")  # fmt: skip
+               f"{pruned}; wrote {report.rows_written} rows")  # fmt: skip
     for path, reason in report.skipped:
         typer.echo(f"skipped {path}: {reason}")
+    for _, problem in report.warnings:
+        typer.echo(f"warning: {problem}", err=True)
     if build_ann:
         ann = ix.build_ann(target_recall=target_recall)
         typer.echo(f"ann: {ann}")
@@ -91,11 +148,17 @@ def search(
     audio: Path = typer.Option(None, "--audio", help="Query audio."),
     video: str = typer.Option(None, "--video", help="Query video, optionally a moment: clip.mp4@t0-t1."),
     instruction: str = typer.Option(None, "--instruction", help="Task instruction for the query."),
-    db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP),
-    k: int = typer.Option(10, "-k", help="Number of results."),
-    modality: str = typer.Option(None, "--modality", help="Only these result modalities, e.g. image,audio."),
+    db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP + " Must exist."),
+    k: int = typer.Option(
+        10, "-k", help="Number of results (>= 1; more than the index holds returns every row)."
+    ),
+    modality: str = typer.Option(
+        None, "--modality", help="Only these result modalities, e.g. image,audio (image, audio, video, text)."
+    ),
     where: str = typer.Option(
-        None, "--where", help="SQL filter on columns (uri, modality, t0, t1, meta, ...)."
+        None,
+        "--where",
+        help="SQL filter on columns (uri, modality, t0, t1, meta, ...); parentheses must balance, no comments.",
     ),
     group_by: str = typer.Option(None, "--group-by", help="'asset' collapses segments of one file."),
     calibration: str = typer.Option(
@@ -108,28 +171,57 @@ def search(
     as_json: bool = typer.Option(
         False, "--json", help="Print results as JSON (raw 'score' and 'calibrated_score' per hit)."
     ),
+    no_verify: bool = typer.Option(False, "--no-verify", help=NO_VERIFY_HELP),
 ) -> None:
     """Search with any combination of text, image, audio and video.
 
     Raw cosines are not comparable across modalities with the current model (a text query can give
     every image a higher cosine than the matching note), so without a --modality filter, or with
     several, hits are ranked by calibrated score when the index has calibration stats."""
-    from omniret.index import Index
-    from omniret.index.calibrate import MODES
-    from omniret.inputs import OmniInput
-    from omniret.media import MediaError
+    import math
 
-    if calibration not in MODES:  # before loading the model
-        raise typer.BadParameter(f"--calibration must be one of {', '.join(MODES)}, not {calibration!r}")
+    from omniret.errors import InputError, OmniretError
+    from omniret.index import FilterError, Index
+    from omniret.index.calibrate import MODALITIES, MODES
+    from omniret.index.search import GROUPS
+    from omniret.inputs import OmniInput
+
+    # every option is checked before the index is opened or the model loaded
+    if calibration not in MODES:
+        raise InputError(f"--calibration must be one of {', '.join(MODES)}, not {calibration!r}")
+    if k < 1:
+        raise InputError(f"-k must be a positive number of results, not {k}")
+    mods = None
+    if modality is not None:
+        mods = [m.strip() for m in modality.split(",")]
+        bad = [m for m in mods if m not in MODALITIES]
+        if bad:
+            raise InputError(f"--modality {modality!r}: {', '.join(map(repr, bad))} is not a modality; "
+                             f"expected one or more of {', '.join(MODALITIES)} (comma-separated)")  # fmt: skip
+    if group_by is not None and group_by not in GROUPS:
+        raise InputError(f"--group-by must be one of {', '.join(GROUPS)}, not {group_by!r}")
     vpath, span = _parse_video(video) if video else (None, None)
+    if span is not None and not (
+        math.isfinite(span[0]) and math.isfinite(span[1]) and 0 <= span[0] < span[1]
+    ):
+        raise InputError(f"--video {video!r}: a moment must be finite seconds t0-t1 with 0 <= t0 < t1")
+    if video and span is None and "@" in video and not Path(video).exists():
+        raise InputError(f"--video {video!r}: expected an existing file, or a moment file@t0-t1 with seconds "
+                         "0 <= t0 < t1")  # fmt: skip
+    ix = Index(db, verify=not no_verify)
+    ix.require()  # before the model is loaded; search never creates an index
     try:
         query = OmniInput(
             text=text, image=image, audio=audio, video=vpath, instruction=instruction, span=span
         )
-        result = Index(db).search(query, k=k, modalities=modality.split(",") if modality else None, where=where,
-                                  group_by_asset=group_by == "asset", calibration=calibration)  # fmt: skip
-    except (ValueError, FileNotFoundError, MediaError) as err:
-        raise typer.BadParameter(str(err)) from None
+        result = ix.search(query, k=k, modalities=mods, where=where, group_by_asset=group_by == "asset",
+                           calibration=calibration)  # fmt: skip
+    except FilterError as err:
+        raise InputError(f"--where: {err}") from None
+    except OmniretError:
+        raise
+    except (ValueError, FileNotFoundError) as err:  # OmniInput's own checks, calibration "on" without stats
+        raise InputError(str(err)) from None
     if as_json:
         typer.echo(json.dumps({"mode": result.mode, "calibration": result.calibration,
                                "hits": [h.as_dict() for h in result.hits]}, indent=1))  # fmt: skip
@@ -147,20 +239,32 @@ def search(
 
 def delete(
     paths: list[Path] = typer.Argument(None, help="Files whose rows to delete."),
-    where: str = typer.Option(None, "--where", help="Delete rows matching this SQL filter instead."),
-    db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP),
+    where: str = typer.Option(
+        None,
+        "--where",
+        help="Delete rows matching this SQL filter instead (checked before anything is deleted).",
+    ),
+    db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP + " Must exist."),
+    lock_timeout: float = typer.Option(
+        10.0, "--lock-timeout", envvar="OMNIRET_LOCK_TIMEOUT", help=LOCK_TIMEOUT_HELP, callback=_lock_timeout
+    ),
 ) -> None:
-    """Delete the rows of some files (or of a filter) from the index (its calibration stats are refreshed)."""
-    from omniret.index import Index
+    """Delete the rows of some files (or of a filter) from the index, in one commit (its calibration
+    stats are refreshed). A malformed --where deletes nothing."""
+    from omniret.errors import InputError
+    from omniret.index import FilterError, Index
 
-    ix = Index(db)
-    if not paths and not where:
-        raise typer.BadParameter("give files to delete or --where")
-    n = sum(ix.delete(uri=str(p)) for p in paths or []) + (ix.delete(where=where) if where else 0)
+    if not paths and where is None:
+        raise InputError("delete: give files to delete or --where")
+    ix = Index(db, lock_timeout=lock_timeout)
+    try:
+        n = ix.delete(uris=[str(p) for p in paths or []], where=where)
+    except FilterError as err:
+        raise InputError(f"--where: {err}") from None
     typer.echo(f"deleted {n} rows")
 
 
-def stats(db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP)) -> None:
+def stats(db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP + " Must exist.")) -> None:
     """Counts by modality, the model and recipe, the search mode, the ANN's measured recall and the
     per-modality calibration stats (mean and std of cosine per query and candidate modality)."""
     from omniret.index import Index
@@ -168,14 +272,20 @@ def stats(db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP)) -> 
     typer.echo(json.dumps(Index(db).stats(), indent=1))
 
 
-def calibrate(db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP)) -> None:
+def calibrate(
+    db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP + " Must exist."),
+    lock_timeout: float = typer.Option(
+        10.0, "--lock-timeout", envvar="OMNIRET_LOCK_TIMEOUT", help=LOCK_TIMEOUT_HELP, callback=_lock_timeout
+    ),
+) -> None:
     """(Re)compute the per-modality score statistics of an index (`omniret index` keeps them current;
     this is for indexes made before they existed)."""
+    from omniret.errors import InputError
     from omniret.index import Index
 
-    cal = Index(db).calibrate()
+    cal = Index(db, lock_timeout=lock_timeout).calibrate()
     if cal is None:
-        raise typer.BadParameter(f"{db} holds no rows to calibrate")
+        raise InputError(f"--db {db} holds no rows to calibrate")
     typer.echo(json.dumps(cal, indent=1))
 
 

@@ -199,12 +199,9 @@ def demo(
 
 
 def _load(preset: str, overrides: list[str] | None):
-    from omniret.config import ConfigError, load_config
+    from omniret.config import load_config
 
-    try:
-        return load_config(preset, overrides or [])
-    except ConfigError as err:
-        raise typer.BadParameter(str(err)) from None
+    return load_config(preset, overrides or [])  # a ConfigError is one line (exit 2) via _OneLineErrors
 
 
 def _limit_malloc_arenas() -> None:

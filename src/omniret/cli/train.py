@@ -1,4 +1,9 @@
-"""``omniret train CONFIG.yaml [a.b=c ...]``."""
+"""``omniret train CONFIG.yaml [a.b=c ...]``.
+
+Errors reach the root command's handler (omniret.cli.main) as one line: a bad config, key, quota or
+pairs file exits 2 naming the file or key; a corrupted checkpoint or a non-finite loss exits 1
+naming the file or step (nothing is saved then; OUT/last stays the last good checkpoint).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,16 @@ import typer
 def train(
     config: str = typer.Argument(..., help="Training YAML (see configs/)."),
     overrides: list[str] = typer.Argument(None, help="Overrides like optim.lr=1e-3 steps=200."),
+    no_verify: bool = typer.Option(
+        False, "--no-verify", help="Do not check the weights hash of a starting checkpoint or of OUT/last."
+    ),
 ) -> None:
     """Train OmniRet's heads (stage 1) or heads + LoRA (stage 2) on JSONL pairs; resumes from OUT/last."""
-    from omniret.config import ConfigError
     from omniret.train.config import load_train_config
     from omniret.train.loop import Trainer
 
-    try:
-        cfg = load_train_config(config, overrides or [])
-        final = Trainer(cfg, log=typer.echo).run()
-    except ConfigError as err:
-        raise typer.BadParameter(str(err)) from None
+    cfg = load_train_config(config, overrides or [])
+    final = Trainer(cfg, log=typer.echo, verify=not no_verify).run()
     typer.echo(f"checkpoint: {final}")
 
 
@@ -32,9 +36,12 @@ def ablate(
     """Train the paper's Table 5 variants on the same budget; write a table with ratios to the default."""
     from pathlib import Path
 
+    from omniret.errors import InputError
     from omniret.train.ablate import markdown, run_ablations
     from omniret.train.config import load_train_config
 
+    if budget < 1:
+        raise InputError(f"--budget must be a positive number of steps, got {budget}")
     base = load_train_config(config, overrides or [])
     Path(out).mkdir(parents=True, exist_ok=True)
 
@@ -61,7 +68,12 @@ def train_dual(
     from pathlib import Path
 
     from omniret.cache import FeatureCache
+    from omniret.errors import InputError
     from omniret.train.dual import train_dual as run
 
+    if steps < 1:
+        raise InputError(f"--steps must be a positive number, got {steps}")
+    if batch < 2:
+        raise InputError(f"--batch must be at least 2 (in-batch negatives), got {batch}")
     meta = run(pairs, Path(out), steps=steps, batch=batch, seed=seed, cache=FeatureCache(), log=typer.echo)
     typer.echo(f"saved {out} (held-out R@1 {meta['heldout_recall_at_1']:.3f}, best step {meta['best_step']})")

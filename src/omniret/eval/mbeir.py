@@ -10,6 +10,12 @@
 Each query file is scored against the pool of the same name (MMEB-V2 / OmniRet protocol), and/or
 against the union of all pools of the split (UniIR's global setting, global_pool.py). The
 inference instruction is the first prompt of the (dataset_id, query modality, candidate modality) row.
+
+Every row is checked as it is read (``BenchmarkFormatError`` naming the file, the line and the field):
+ids are strings or integers and unique within a file; modalities are comma-separated names among
+text, image, audio and video, each with its field filled in; content fields are strings or null;
+list fields (``pos_cand_list``, ``neg_cand_list``) are JSON lists (a string is never read character
+by character); every positive is in the query file's own pool; a file holds at least one row.
 """
 
 from __future__ import annotations
@@ -30,6 +36,17 @@ SHORT = {"text": "T", "image": "I", "audio": "A", "video": "V"}
 
 class BenchmarkFormatError(InputError):
     """A benchmark file is malformed; the message names the file and line."""
+
+
+class BenchmarkNotFoundError(BenchmarkFormatError, FileNotFoundError):
+    """A file or directory the M-BEIR layout needs is missing."""
+
+
+MODALITIES = ("text", "image", "audio", "video")
+QUERY_FIELDS = {"text": "query_txt", "image": "query_img_path", "audio": "query_audio_path",
+                "video": "query_video_path"}  # fmt: skip
+CAND_FIELDS = {"text": "txt", "image": "img_path", "audio": "audio_path", "video": "video_path"}
+LIST_FIELDS = ("pos_cand_list", "neg_cand_list")
 
 
 @dataclass
@@ -95,23 +112,91 @@ def _pos_modality(task: Task) -> str | None:
     return None
 
 
-def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
+def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict]]:
+    """(line number, object) per non-blank line, each with the ``required`` fields."""
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        raise BenchmarkNotFoundError(f"{path} not found") from None
+    except OSError as err:
+        raise BenchmarkFormatError(f"{path}: cannot read ({err.strerror or err})") from None
+    with f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise BenchmarkFormatError(f"{path}:{n}: not UTF-8 text (byte {err.start})") from None
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise BenchmarkFormatError(f"{path}:{n}: not valid JSON ({err.msg})") from None
+            except RecursionError:
+                raise BenchmarkFormatError(f"{path}:{n}: not valid JSON (nested too deeply)") from None
             if not isinstance(row, dict):
-                raise BenchmarkFormatError(f"{path}:{n}: expected a JSON object")
+                raise BenchmarkFormatError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
             missing = [k for k in required if k not in row]
             if missing:
                 raise BenchmarkFormatError(f"{path}:{n}: missing field(s) {', '.join(missing)}")
-            rows.append(row)
+            rows.append((n, row))
+    if not rows:
+        raise BenchmarkFormatError(f"{path}: empty (no JSON lines)")
     return rows
+
+
+def _brief(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _id(row: dict, key: str, where: str) -> str:
+    value = row[key]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (str, int))
+        or (isinstance(value, str) and not value.strip())
+    ):
+        raise BenchmarkFormatError(
+            f"{where}: {key} must be a non-empty string or an integer, got {_brief(value)}"
+        )
+    return str(value)
+
+
+def _modality(row: dict, key: str, where: str) -> str:
+    value = row[key]
+    parts = value.split(",") if isinstance(value, str) else None
+    if not parts or any(p.strip() not in MODALITIES for p in parts):
+        raise BenchmarkFormatError(
+            f"{where}: {key} must be comma-separated names among {', '.join(MODALITIES)}, got {_brief(value)}"
+        )
+    return value
+
+
+def _content(row: dict, fields: dict[str, str], modality: str, where: str) -> dict[str, str | None]:
+    """The content fields as strings or None (null and blank strings are None); each modality the row
+    declares must have its field, and a row needs some content."""
+    out = {}
+    for name in fields.values():
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            raise BenchmarkFormatError(f"{where}: {name} must be a string or null, got {_brief(value)}")
+        out[name] = value if value and value.strip() else None
+    for part in modality.split(","):
+        if out[fields[part.strip()]] is None:
+            raise BenchmarkFormatError(f"{where}: modality {modality!r} but {fields[part.strip()]} is empty")
+    return out
+
+
+def _id_list(row: dict, key: str, where: str) -> list[str]:
+    value = row.get(key, [])
+    if not isinstance(value, list):
+        raise BenchmarkFormatError(f"{where}: {key} must be a JSON list of ids, got {_brief(value)}")
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise BenchmarkFormatError(f"{where}: {key} holds {_brief(item)}, expected string or integer ids")
+    return [str(item) for item in value]
 
 
 def read_instructions(root: Path) -> dict[tuple[str, str, str], list[str]]:
@@ -120,27 +205,34 @@ def read_instructions(root: Path) -> dict[tuple[str, str, str], list[str]]:
     if not path.is_file():
         return {}
     out = {}
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f, delimiter="\t")
-        need = {"query_modality", "cand_modality", "dataset_id"}
-        if not reader.fieldnames or not need <= set(reader.fieldnames):
-            raise BenchmarkFormatError(f"{path}:1: header must include {', '.join(sorted(need))}")
-        for row in reader:
-            prompts = [
-                row[k].strip()
-                for k in sorted(row)
-                if k and k.startswith("prompt") and row[k] and row[k].strip()
-            ]
-            out[(row["dataset_id"].strip(), row["query_modality"].strip(), row["cand_modality"].strip())] = (
-                prompts
-            )
+    need = ("query_modality", "cand_modality", "dataset_id")
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f, delimiter="\t")
+            if not reader.fieldnames or not set(need) <= set(reader.fieldnames):
+                raise BenchmarkFormatError(f"{path}:1: header must include {', '.join(sorted(need))}")
+            for row in reader:
+                n = reader.line_num
+                if any(row.get(k) is None for k in need):
+                    raise BenchmarkFormatError(f"{path}:{n}: the row has fewer columns than the header")
+                prompts = [
+                    row[k].strip()
+                    for k in sorted(k for k in row if isinstance(k, str))
+                    if k.startswith("prompt") and isinstance(row[k], str) and row[k].strip()
+                ]
+                key = (row["dataset_id"].strip(), row["query_modality"].strip(), row["cand_modality"].strip())
+                out[key] = prompts
+    except UnicodeDecodeError as err:
+        raise BenchmarkFormatError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    except csv.Error as err:
+        raise BenchmarkFormatError(f"{path}: not a readable TSV file ({err})") from None
     return out
 
 
 def find_tasks(root: Path, split: str = "test", pattern: str = "*") -> list[tuple[str, Path, Path]]:
     qdir = root / "query" / split
     if not qdir.is_dir():
-        raise FileNotFoundError(f"{qdir} not found: expected an M-BEIR layout under {root}")
+        raise BenchmarkNotFoundError(f"{qdir} not found: expected an M-BEIR layout under {root}")
     found = []
     for qfile in sorted(qdir.glob(f"mbeir_*_{split}.jsonl")):
         name = qfile.name[len("mbeir_") : -len(f"_{split}.jsonl")]
@@ -148,31 +240,59 @@ def find_tasks(root: Path, split: str = "test", pattern: str = "*") -> list[tupl
             continue
         pool = root / "cand_pool" / "local" / f"mbeir_{name}_cand_pool.jsonl"
         if not pool.is_file():
-            raise FileNotFoundError(f"{qfile}: its candidate pool {pool} is missing")
+            raise BenchmarkNotFoundError(f"{qfile}: its candidate pool {pool} is missing")
         found.append((name, qfile, pool))
     if not found:
-        raise FileNotFoundError(f"no query files match mbeir_{pattern}_{split}.jsonl in {qdir}")
+        raise BenchmarkNotFoundError(f"no query files match mbeir_{pattern}_{split}.jsonl in {qdir}")
     return found
 
 
 def read_pool(pfile: Path) -> list[Candidate]:
-    return [Candidate(did=str(row["did"]), modality=row["modality"], txt=row.get("txt") or None,
-                      img_path=row.get("img_path") or None, audio_path=row.get("audio_path") or None,
-                      video_path=row.get("video_path") or None)
-            for row in _read_jsonl(pfile, ("did", "modality"))]  # fmt: skip
+    out, seen = [], {}
+    for n, row in _read_jsonl(pfile, ("did", "modality")):
+        where = f"{pfile}:{n}"
+        did = _id(row, "did", where)
+        if did in seen:
+            raise BenchmarkFormatError(f"{where}: did {did!r} repeats line {seen[did]}")
+        seen[did] = n
+        modality = _modality(row, "modality", where)
+        c = _content(row, CAND_FIELDS, modality, where)
+        out.append(Candidate(did=did, modality=modality, txt=c["txt"], img_path=c["img_path"],
+                             audio_path=c["audio_path"], video_path=c["video_path"]))  # fmt: skip
+    return out
 
 
 def read_queries(qfile: Path) -> list[Query]:
-    return [Query(qid=str(row["qid"]), modality=row["query_modality"],
-                  pos_cand_list=[str(p) for p in row["pos_cand_list"]], txt=row.get("query_txt") or None,
-                  img_path=row.get("query_img_path") or None, audio_path=row.get("query_audio_path") or None,
-                  video_path=row.get("query_video_path") or None)
-            for row in _read_jsonl(qfile, ("qid", "query_modality", "pos_cand_list"))]  # fmt: skip
+    out, seen = [], {}
+    for n, row in _read_jsonl(qfile, ("qid", "query_modality", "pos_cand_list")):
+        where = f"{qfile}:{n}"
+        qid = _id(row, "qid", where)
+        if qid in seen:
+            raise BenchmarkFormatError(f"{where}: qid {qid!r} repeats line {seen[qid]}")
+        seen[qid] = n
+        modality = _modality(row, "query_modality", where)
+        c = _content(row, QUERY_FIELDS, modality, where)
+        positives = _id_list(row, "pos_cand_list", where)
+        if not positives:
+            raise BenchmarkFormatError(f"{where}: pos_cand_list is empty (a query needs a positive)")
+        for key in LIST_FIELDS[1:]:
+            _id_list(row, key, where)
+        out.append(Query(qid=qid, modality=modality, pos_cand_list=positives, txt=c["query_txt"],
+                         img_path=c["query_img_path"], audio_path=c["query_audio_path"],
+                         video_path=c["query_video_path"]))  # fmt: skip
+    return out
 
 
 def load_task(name: str, qfile: Path, pfile: Path, instructions: dict) -> Task:
     pool = read_pool(pfile)  # the pool first, as before: format errors name the same file
     task = Task(name=name, query_file=qfile, pool_file=pfile, queries=read_queries(qfile), pool=pool)
+    dids = {c.did for c in pool}
+    for q in task.queries:
+        absent = [did for did in q.pos_cand_list if did not in dids]
+        if absent:
+            raise BenchmarkFormatError(
+                f"{qfile}: positive {absent[0]!r} of query {q.qid!r} is not in its pool {pfile}"
+            )
     cand_modality = _pos_modality(task)
     for q in task.queries:
         dataset_id = q.qid.split(":", 1)[0]

@@ -4,21 +4,45 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from omniret.errors import InputError
 from omniret.index import calibrate as calibration_stats
 from omniret.index.indexer import BATCH_FILES, Indexer, IndexReport
-from omniret.index.search import ANN_MIN_ROWS, SearchResult, search, search_vector
-from omniret.index.store import IndexMismatchError, Store, quote
+from omniret.index.search import ANN_MIN_ROWS, SearchResult, check_options, search, search_vector
+from omniret.index.store import (
+    SIDECAR,
+    FilterError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    SidecarError,
+    Store,
+    check_filter,
+    filter_problem,
+    quote,
+)
 from omniret.inputs import OmniInput
 
-__all__ = ["Index", "IndexMismatchError", "IndexReport", "SearchResult"]
+__all__ = ["FilterError", "Index", "IndexMismatchError", "IndexNotFoundError", "IndexReport", "SearchResult",
+           "SidecarError"]  # fmt: skip
 
 
 class Index:
-    """``Index(path).add(paths)`` and ``.search(query)``; the CLI calls exactly these."""
+    """``Index(path).add(paths)`` and ``.search(query)``; the CLI calls exactly these.
 
-    def __init__(self, path: str | Path = "omniret-db", *, model=None) -> None:
-        self.store = Store(path)
-        self._model = model
+    Only ``add`` creates the index directory; ``search``, ``stats``, ``delete`` and ``calibrate`` of a
+    missing one raise ``IndexNotFoundError``. Writers (``add``, ``delete``, ``calibrate``, ``build_ann``)
+    wait up to ``lock_timeout`` seconds (None: $OMNIRET_LOCK_TIMEOUT, else 10) for another writer to
+    finish, then raise ``BusyError``."""
+
+    def __init__(
+        self,
+        path: str | Path = "omniret-db",
+        *,
+        model=None,
+        lock_timeout: float | None = None,
+        verify: bool = True,
+    ) -> None:
+        self.store = Store(path, lock_timeout=lock_timeout)
+        self._model, self._verify = model, verify  # verify: check the weights hash when loading by name
 
     @property
     def model(self):
@@ -30,7 +54,7 @@ class Index:
             spec = self._model or self.store.sidecar().get("model_id") or "omniret-small"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._model = load_model(spec)
+                self._model = load_model(spec, verify=self._verify)
         return self._model
 
     def add(self, paths, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
@@ -49,7 +73,11 @@ class Index:
         """Hits keep the raw cosine as ``score``; ranked by ``calibrated_score`` when calibrated.
         ``calibration``: "auto" (when the index holds several modalities and has stats of this model),
         "on" (ValueError without such stats) or "off"; one-modality filters and composed queries rank
-        by raw cosine either way (``index/calibrate.py``; ``SearchResult.calibration`` says which)."""
+        by raw cosine either way (``index/calibrate.py``; ``SearchResult.calibration`` says which).
+        ``k`` above the row count returns every row; ``k`` < 1, an unknown modality or a malformed
+        ``where`` raise ``InputError`` (before the model is loaded)."""
+        k, modalities, where = check_options(k, modalities, where)
+        self.require()
         if isinstance(query, str):
             query = OmniInput(text=query)
         if query.instruction is None:  # the model's own words for "find <modality>" / "find anything"
@@ -72,6 +100,7 @@ class Index:
 
     def calibrate(self) -> dict | None:
         """(Re)compute the per-modality score statistics (for an index made before they existed)."""
+        self.require()
         with self.store.writer():
             return self._calibrate()
 
@@ -86,24 +115,62 @@ class Index:
                                                     for t in texts]),  # probes are asked like real searches
         )  # fmt: skip
 
-    def delete(self, *, uri: str | None = None, where: str | None = None) -> int:
-        table = self.store.table()
-        if table is None:
-            return 0
-        clause = f"uri = {quote(str(Path(uri).resolve()))}" if uri else where
-        if not clause:
-            raise ValueError("delete needs uri= or where=")
+    def delete(self, *, uri: str | None = None, where: str | None = None, uris=None) -> int:
+        """Delete the rows of ``uri`` / ``uris`` (files, resolved like ``add`` stores them) and of the SQL
+        filter ``where``, in one commit; returns how many were deleted.
+
+        Everything is checked before anything is deleted: ``where`` by ``check_filter`` and then by
+        LanceDB itself (a one-row dry query under the writer lock), so a malformed filter raises
+        ``FilterError`` and leaves every row in place."""
+        targets = [*([uri] if uri else []), *(uris or [])]
+        if where is not None:
+            where = check_filter(where)
+        if not targets and not where:
+            raise InputError("delete needs uri=, uris= or where=")
+        self.require()  # before the lock: its file must not appear in a directory that is no index
+        from omniret.index.files import display  # how ``add`` writes a path into ``uri``
+
+        uris_sql = ", ".join(quote(display(Path(u).resolve())) for u in targets)
+        clauses = [f"uri IN ({uris_sql})"] if targets else []
+        if where:
+            clauses.append(f"({where})")
         with self.store.writer():
+            table = self.store.table()
+            if table is None:
+                return 0
+            if where:
+                try:  # compile and plan the filter on this table before acting on it
+                    table.search().where(f"({where})").select(["uri"]).limit(1).to_arrow()
+                except Exception as err:
+                    problem = filter_problem(err)
+                    if problem is None:
+                        raise
+                    raise FilterError(
+                        f"filter {where!r} was refused by LanceDB: {problem}; nothing was deleted"
+                    ) from None
             before = table.count_rows()
+            clause = " OR ".join(clauses)
+            if not table.count_rows(clause):
+                return 0
             table.delete(clause)
             removed = before - table.count_rows()
             if removed and self.store.sidecar().get("calibration"):
                 self._calibrate()
             return removed
 
-    def build_ann(self, *, target_recall: float = 0.95, force: bool = False) -> dict:
-        from omniret.index.ann import build_ann
+    def require(self) -> None:
+        """Refuse a missing directory, or one holding neither an index table nor an index sidecar."""
+        self.store.require()
+        if self.store.table() is None and not self.store.sidecar():
+            raise IndexNotFoundError(
+                f"--db {self.store.path} is not an omniret index (no table, no {SIDECAR})"
+            )
 
+    def build_ann(self, *, target_recall: float = 0.95, force: bool = False) -> dict:
+        from omniret.index.ann import build_ann, check_target
+
+        check_target(target_recall)
+        self.store.require()
         table = self.store.table()
         n = 0 if table is None else table.count_rows()
         if n < ANN_MIN_ROWS and not force:
@@ -112,15 +179,17 @@ class Index:
             return build_ann(self.store, target_recall=target_recall)
 
     def stats(self) -> dict:
+        """What the index holds; one table version for every count (a writer may commit meanwhile)."""
+        self.require()
         table = self.store.table()
         meta = self.store.sidecar()
         if table is None:
-            return {"rows": 0, **meta}
+            return {"path": str(self.store.path), "rows": 0, **meta}
         cols = table.search().select(["modality", "uri"]).limit(None).to_arrow()
         mods = cols["modality"].to_pylist()
         by_mod = {m: mods.count(m) for m in sorted(set(mods))}
         ann = meta.get("ann")
-        return {"path": str(self.store.path), "rows": table.count_rows(), "assets": len(set(cols["uri"].to_pylist())),
+        return {"path": str(self.store.path), "rows": cols.num_rows, "assets": len(set(cols["uri"].to_pylist())),
                 "by_modality": by_mod, "model_id": meta.get("model_id"), "weights_hash": meta.get("weights_hash"),
                 "recipe_hash": meta.get("recipe_hash"), "segmentation": meta.get("segmentation"),
                 "index_mode": "ann" if ann else "exact",

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from omniret.errors import InputError
 from omniret.index.store import Store
 
 NPROBES = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -88,9 +89,12 @@ def build_ann(
     sample is at least ``target_recall`` with 95 % confidence and report its recall on the other half;
     if that falls short, keep escalating until both agree (``met_target`` says whether it got there)."""
     if index_type not in INDEX_TYPES:
-        raise ValueError(f"index_type must be one of {INDEX_TYPES}, got {index_type!r}")
+        raise InputError(f"index_type must be one of {', '.join(INDEX_TYPES)}, not {index_type!r}")
+    check_target(target_recall)
     table = store.table()
-    n = table.count_rows()
+    n = 0 if table is None else table.count_rows()
+    if n < 2:
+        raise InputError(f"{store.path} holds {n} rows: an ANN index needs at least 2 (exact search is used)")
     dim = len(table.search().limit(1).to_list()[0]["vector"])
     start = time.perf_counter()
     table.create_index("vector", config=_index_config(index_type, n, dim), replace=True)
@@ -125,6 +129,17 @@ def build_ann(
     }
     store.write_sidecar({**store.sidecar(), "ann": ann})
     return ann
+
+
+def check_target(target_recall) -> float:
+    """``--target-recall``: a recall@10 in (0, 1]."""
+    if (
+        isinstance(target_recall, bool)
+        or not isinstance(target_recall, int | float)
+        or not 0 < target_recall <= 1
+    ):
+        raise InputError(f"--target-recall must be a recall in (0, 1], not {target_recall!r}")
+    return float(target_recall)
 
 
 def _cheapest(table, tune, truth, k: int, ladder, start_at: int, target: float) -> tuple[dict, int]:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,9 +98,16 @@ def text_probes(store: Store, *, weights_hash: str, encode) -> np.ndarray:
     (a model call) and saved, so ``Index.delete`` can recalibrate without loading the model."""
     f, key = store.path / PROBE_FILE, probe_key(weights_hash)
     if f.is_file():
-        with np.load(f) as saved:
-            if str(saved["key"]) == key:
-                return saved["vectors"].astype(np.float32)
+        try:
+            with np.load(f) as saved:
+                if (
+                    str(saved["key"]) == key
+                    and saved["vectors"].ndim == 2
+                    and len(saved["vectors"]) == len(PROBES)
+                ):
+                    return saved["vectors"].astype(np.float32)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # a cache, not data: a truncated or corrupt file is recomputed and replaced
     vectors = np.asarray(encode(list(PROBES)), np.float32)
     tmp = store.path / f".{PROBE_FILE}.tmp.npz"
     np.savez(tmp, vectors=vectors, key=np.array(key))
@@ -255,7 +263,7 @@ def choose(meta: dict, *, mode: str, query: tuple[str, ...], weights_hash: str, 
     q = query_modality(query)
     if q is None:
         return None, f"off (composed {'+'.join(query)} query: no probes of its kind)"
-    if q not in cal["stats"]:
+    if "*" not in (cal["stats"].get(q) or {}):  # no pooled entry: no fallback for an unsampled modality
         return None, f"off (no {q} rows to probe {q} queries with)"
     if mode == "auto" and len([m for m, n in cal.get("rows", {}).items() if n]) < 2:
         return None, "off (one modality in the index)"

@@ -1,4 +1,15 @@
-"""Assets -> searchable segments: whole images, audio windows, video moments, text passages."""
+"""Assets -> searchable segments: whole images, audio windows, video moments, text passages.
+
+A recording longer than one encode's limit (``media.max_audio_seconds``, 600 s by default; the index
+passes its model's) is never decoded or encoded whole. Its windows (audio: 10 s, hop 8 s; video: its
+moments) are read lazily, one seek each, while they are encoded, so memory is bounded by a window; and
+its whole-asset row is *pooled* from them (``with_pooled_whole``): the L2-normalised mean of the window
+vectors, each weighted by its duration ``t1 - t0``. That row keeps ``segment_id = "whole"`` and
+``t0 = 0, t1 = duration``; a whole row with ``t1`` over the limit recorded in the index's model recipe
+(``media.max_audio_seconds``) is pooled, from exactly the window rows stored beside it (the window grid
+is the index's recorded ``segmentation``), so anyone can recompute it. Shorter files are cut as before,
+their whole row encoded in one piece.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +26,7 @@ AUDIO_WINDOW, AUDIO_HOP = 10.0, 8.0  # 10 s windows with 2 s overlap
 VIDEO_WINDOW = 10.0
 PASSAGE_CHARS = 800
 VIDEO_MODES = ("fixed", "shots")
+ENCODE_SECONDS = 600.0  # MediaConfig.max_audio_seconds: the longest recording one encode takes
 
 
 @dataclass
@@ -22,9 +34,38 @@ class Segment:
     segment_id: str
     t0: float | None
     t1: float | None
-    input: OmniInput
+    input: OmniInput | None  # None only for a whole row pooled from its windows (``with_pooled_whole``)
     text: str | None = None  # passage text / snippet stored for display
     keyframe_at: float | None = None  # video: the time of the frame shown for this moment
+    pooled: bool = False  # a window of a recording too long to encode whole: the whole row is pooled
+
+
+def encode_limit(model) -> float:
+    """The longest audio (or video sound track) one encode of ``model`` takes: its
+    ``media.max_audio_seconds`` (every model has a feature extractor with its media settings), else 600 s."""
+    media = getattr(getattr(model, "features", None), "media", None)
+    return float(getattr(media, "max_audio_seconds", ENCODE_SECONDS))
+
+
+def with_pooled_whole(segments: list[Segment], vectors) -> tuple[list[Segment], np.ndarray]:
+    """``segments`` and their ``vectors`` with the whole-asset row of a long recording prepended.
+
+    The pooled vector is ``normalize(sum_i w_i * v_i)`` over the windows ``i`` marked ``pooled``, with
+    ``w_i = t1_i - t0_i`` (seconds; overlapping audio windows are each counted in full) and ``v_i`` their
+    unit vectors, normalised to unit L2 length, in float64 then cast to float32. Without pooled windows
+    nothing changes."""
+    vectors = np.asarray(vectors)
+    idx = [i for i, s in enumerate(segments) if s.pooled]
+    if not idx:
+        return segments, vectors
+    weights = np.array([segments[i].t1 - segments[i].t0 for i in idx], dtype=np.float64)
+    mean = np.tensordot(weights, vectors[idx].astype(np.float64), axes=1) / weights.sum()
+    norm = np.maximum(np.linalg.norm(mean, axis=-1, keepdims=True), 1e-12)  # per vector of a multi-vector
+    vector = (mean / norm).astype(vectors.dtype)
+    duration = max(segments[i].t1 for i in idx)
+    video = segments[idx[0]].keyframe_at is not None
+    whole = Segment("whole", 0.0, duration, None, keyframe_at=duration / 2 if video else None)
+    return [whole, *segments], np.concatenate([vector[None], vectors])
 
 
 def windows(duration: float, size: float, hop: float) -> list[tuple[float, float]]:
@@ -41,25 +82,49 @@ def image_segments(path: Path) -> tuple[list[Segment], float]:
     return [Segment("image", None, None, OmniInput(image=path))], 1.0
 
 
-def audio_segments(path: Path, *, max_seconds: float) -> tuple[list[Segment], float]:
-    """Decoded once; the whole asset plus 10 s windows (when longer), as in-memory slices."""
-    from omniret.media import load_audio
+def audio_segments(
+    path: Path, *, max_seconds: float, encode_seconds: float = ENCODE_SECONDS
+) -> tuple[list[Segment], float]:
+    """The whole asset plus 10 s windows (when longer).
 
-    wave = load_audio(path, max_seconds=max_seconds)
-    duration = len(wave) / 16000
+    Up to ``encode_seconds`` (read from the headers): decoded once, the windows are in-memory slices and
+    the whole recording is one input, as always. Longer: nothing is decoded here; each window is an
+    ``AudioSpan`` decoded after a seek when it is encoded, and the whole row is pooled from the windows
+    (module docstring). Over ``max_seconds`` the file is refused before decoding.
+    """
+    from omniret.media import MediaTooLargeError, load_audio
+    from omniret.media.audio import AudioSpan, audio_duration
+
+    header = audio_duration(path)
+    if header is None or header <= encode_seconds:
+        wave = load_audio(path, max_seconds=max_seconds)
+        duration = len(wave) / 16000
+        spans = windows(duration, AUDIO_WINDOW, AUDIO_HOP)
+        pooled = duration > encode_seconds  # the headers understated the length
+        whole = Segment("whole", 0.0, duration, OmniInput(audio=(wave, 16000)))
+        segs = [whole] if len(spans) > 1 and not pooled else []
+        for t0, t1 in spans:
+            piece = wave[int(t0 * 16000) : int(t1 * 16000)]
+            segs.append(Segment(f"{t0:.2f}-{t1:.2f}", t0, t1, OmniInput(audio=(piece, 16000)), pooled=pooled))
+        return segs, duration
+    duration = audio_duration(path, exact=True) or header  # compressed files may only estimate it
+    if duration > max_seconds:
+        raise MediaTooLargeError(str(path), f"audio is {duration:.0f} s, over the {max_seconds:.0f} s limit")
     spans = windows(duration, AUDIO_WINDOW, AUDIO_HOP)
-    segs = [Segment("whole", 0.0, duration, OmniInput(audio=(wave, 16000)))] if len(spans) > 1 else []
-    for t0, t1 in spans:
-        piece = wave[int(t0 * 16000) : int(t1 * 16000)]
-        segs.append(Segment(f"{t0:.2f}-{t1:.2f}", t0, t1, OmniInput(audio=(piece, 16000))))
-    return segs, duration
+    source = str(path)
+    return [Segment(f"{t0:.2f}-{t1:.2f}", t0, t1, OmniInput(audio=AudioSpan(source, t0, t1)), pooled=True)
+            for t0, t1 in spans], duration  # fmt: skip
 
 
-def video_segments(path: Path, *, mode: str = "fixed") -> tuple[list[Segment], float]:
+def video_segments(
+    path: Path, *, mode: str = "fixed", encode_seconds: float = ENCODE_SECONDS
+) -> tuple[list[Segment], float]:
     """10 s moments (each with its frames and audio track) plus the whole video when longer.
 
     ``mode="fixed"`` cuts every 10 s; ``mode="shots"`` cuts at shot boundaries (``shot_spans``) and
-    splits shots longer than 10 s, so a moment never straddles a cut.
+    splits shots longer than 10 s, so a moment never straddles a cut. A video longer than
+    ``encode_seconds`` has its whole row pooled from its moments (module docstring): its sound track is
+    never decoded whole.
     """
     import av
 
@@ -77,16 +142,16 @@ def video_segments(path: Path, *, mode: str = "fixed") -> tuple[list[Segment], f
     except (av.error.FFmpegError, IndexError) as err:
         raise CorruptMediaError(str(path), f"cannot open video ({err})") from None
     spans = spans or windows(max(duration, 0.1), VIDEO_WINDOW, VIDEO_WINDOW)
+    pooled = duration > encode_seconds
     segs = (
         [Segment("whole", 0.0, duration, OmniInput(video=path), keyframe_at=duration / 2)]
-        if len(spans) > 1
+        if len(spans) > 1 and not pooled
         else []
     )
     for t0, t1 in spans:
         span = (t0, max(t1, t0 + 0.05))
-        segs.append(
-            Segment(f"{t0:.2f}-{t1:.2f}", t0, t1, OmniInput(video=path, span=span), keyframe_at=(t0 + t1) / 2)
-        )
+        segs.append(Segment(f"{t0:.2f}-{t1:.2f}", t0, t1, OmniInput(video=path, span=span),
+                            keyframe_at=(t0 + t1) / 2, pooled=pooled))  # fmt: skip
     return segs, duration
 
 
@@ -146,8 +211,9 @@ def _colour_histogram(rgb: np.ndarray) -> np.ndarray:
 def text_segments(path: Path) -> tuple[list[Segment], float]:
     """Paragraph-aligned passages of at most ~800 characters."""
     from omniret.media import EmptyMediaError
+    from omniret.media.source import read_text
 
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_text(path)  # UTF-8 (a few bad bytes become U+FFFD) or UTF-16/32 by byte-order mark
     passages, current = [], ""
     for para in [p.strip() for p in text.split("\n\n") if p.strip()]:
         if current and len(current) + len(para) > PASSAGE_CHARS:
@@ -171,13 +237,15 @@ def segmentation(video: str = "fixed") -> dict:
 
 
 def decompose(
-    path: Path, modality: str, *, max_audio_seconds: float = 4 * 3600, video_mode: str = "fixed"
-) -> tuple[list[Segment], float]:
-    """(segments, duration used for progress/ETA)."""
+    path: Path, modality: str, *, max_audio_seconds: float = 4 * 3600, video_mode: str = "fixed",
+    encode_seconds: float = ENCODE_SECONDS,
+) -> tuple[list[Segment], float]:  # fmt: skip
+    """(segments, duration used for progress/ETA). ``encode_seconds``: the model's limit for one encode
+    (``encode_limit``); longer audio and video get a pooled whole row (``with_pooled_whole``)."""
     if modality == "image":
         return image_segments(path)
     if modality == "audio":
-        return audio_segments(path, max_seconds=max_audio_seconds)
+        return audio_segments(path, max_seconds=max_audio_seconds, encode_seconds=encode_seconds)
     if modality == "video":
-        return video_segments(path, mode=video_mode)
+        return video_segments(path, mode=video_mode, encode_seconds=encode_seconds)
     return text_segments(path)

@@ -1,32 +1,185 @@
-"""Finding files and telling what they are by content, not by extension."""
+"""Finding files and telling what they are by content, not by extension.
+
+``scan`` classifies every file-system entry under the roots with ``lstat``/``stat`` only: nothing that
+is not a regular file is ever opened (a FIFO, or a symlink to one, would block the open forever; a
+device could be endless), and every entry that cannot be indexed comes back with a one-line reason
+instead of aborting the job.
+"""
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from omniret.media.source import sniff
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISDIR, "a directory"),
+)
+
+
+def display(path: str | bytes | os.PathLike) -> str:
+    """A path as valid UTF-8 text for rows and reports: the exact name when it is UTF-8, otherwise each
+    byte that is not (kept by Python as a surrogate escape) written as ``\\xNN``. Exact bytes:
+    ``os.fsencode(path)``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def printable(text: str) -> str:
+    """``text`` with any surrogate-escaped bytes (from a non-UTF-8 file name inside a message) written
+    as ``\\xNN``, so it can be printed and stored."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def kind(mode: int) -> str:
+    """What a non-regular ``st_mode`` is, for a reason: 'a FIFO (named pipe)', 'a socket', ..."""
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+@dataclass
+class Scan:
+    """What ``scan`` found: indexable ``files`` (absolute, symlinks resolved, sorted), ``skipped`` entries
+    as (displayed path, reason), and per root (as given) how many indexable files it holds (-1: the root
+    does not exist)."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    roots: dict[str, int] = field(default_factory=dict)
+
+
+def scan(paths: list[str | Path], *, skip: Path | None = None) -> Scan:
+    """Classify every entry under ``paths``: regular readable files are kept, directories walked
+    (symlinks to directories are not followed below a root), everything else is skipped with its
+    reason. Hidden entries, ``*.json`` sidecars found in folders and ``skip`` (the index itself) are
+    left out silently. Only ``lstat``/``stat``/``scandir`` are used: no entry is opened here."""
+    out = Scan()
+    found: set[Path] = set()
+    skip_real = Path(os.path.realpath(skip)) if skip is not None else None
+
+    def excluded(p: Path) -> bool:
+        return skip_real is not None and (p == skip_real or skip_real in p.parents)
+
+    for root in map(Path, paths):
+        what, real, reason = _classify(root, follow_dirs=True)
+        if what == "missing":
+            out.skipped.append((display(root), "not found (no such file or directory)"))
+            out.roots[str(root)] = -1
+            continue
+        count = 0
+        if what == "skip":
+            out.skipped.append((display(root), reason))
+        elif what == "dir":
+            count = _walk_dir(real, out, found, excluded)
+        elif not excluded(real):
+            found.add(real)
+            count = 1
+        out.roots[str(root)] = count
+    out.files = sorted(found)
+    return out
+
+
+def _walk_dir(top: Path, out: Scan, found: set[Path], excluded) -> int:
+    """Walk ``top`` (depth first, sorted); returns how many indexable files it holds."""
+    count, stack = 0, [top]
+    while stack:
+        d = stack.pop()
+        if excluded(d):
+            continue
+        try:
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except PermissionError:
+            out.skipped.append((display(d), "permission denied: the directory cannot be listed"))
+            continue
+        except OSError as err:
+            out.skipped.append((display(d), f"the directory cannot be listed ({_reason(err)})"))
+            continue
+        subdirs = []
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            p = Path(e.path)
+            what, real, reason = _classify(p, follow_dirs=False, real_parent=True)
+            if what == "skip":
+                out.skipped.append((display(p), reason))
+            elif what == "missing":
+                out.skipped.append((display(p), "vanished while the folder was scanned"))
+            elif what == "dir":
+                subdirs.append(p)
+            elif p.suffix.lower() != ".json" and not excluded(real):  # sidecars are metadata, not content
+                found.add(real)
+                count += 1
+        stack.extend(reversed(subdirs))
+    return count
+
+
+def _classify(
+    path: Path, *, follow_dirs: bool, real_parent: bool = False
+) -> tuple[str, Path | None, str | None]:
+    """("file", real path, None) for a readable regular file, ("dir", path, None) for a directory to
+    walk, ("missing", None, None) when nothing is there, else ("skip", None, reason).
+
+    Symlinks are followed with ``stat`` (which never opens the target); a symlink to a directory is
+    only followed for a root the user named (``follow_dirs``). ``real_parent``: ``path`` is absolute
+    and its folder has no symlink in it, so an entry that is no symlink needs no ``realpath``."""
+    try:
+        lst = os.lstat(path)
+    except FileNotFoundError:
+        return "missing", None, None
+    except OSError as err:
+        return "skip", None, _reason(err)
+    link = stat.S_ISLNK(lst.st_mode)
+    st = lst
+    if link:
+        target = _readlink(path)
+        try:
+            st = os.stat(path)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                return "skip", None, f"symlink loop (-> {target}): never resolves to a file"
+            if err.errno in (errno.ENOENT, errno.ENOTDIR):
+                return "skip", None, f"dangling symlink (-> {target}): target not found"
+            if err.errno == errno.EACCES:
+                return "skip", None, f"permission denied: the symlink (-> {target}) cannot be followed"
+            return "skip", None, f"the symlink (-> {target}) cannot be followed ({_reason(err)})"
+    if stat.S_ISDIR(st.st_mode):
+        if link and not follow_dirs:
+            return "skip", None, f"symlink to a directory (-> {target}): not followed (index it as a root)"
+        return "dir", path if real_parent and not link else Path(os.path.realpath(path)), None
+    if not stat.S_ISREG(st.st_mode):
+        what = kind(st.st_mode)
+        return "skip", None, (f"symlink to {what} (-> {target}): not a regular file, not opened" if link
+                              else f"{what}: not a regular file, not opened")  # fmt: skip
+    if not os.access(path, os.R_OK):
+        return "skip", None, "permission denied: the file is not readable"
+    return "file", path if real_parent and not link else Path(os.path.realpath(path)), None
+
+
+def _readlink(path: Path) -> str:
+    try:
+        return display(os.readlink(path))
+    except OSError:
+        return "(unreadable link)"
+
+
+def _reason(err: OSError) -> str:
+    if isinstance(err, PermissionError):
+        return "permission denied"
+    return printable(err.strerror or str(err)).lower()
+
 
 def walk(paths: list[str | Path], *, skip: Path | None = None) -> list[Path]:
-    """Every regular file under ``paths`` (sorted, hidden entries and ``skip`` excluded)."""
-    out: set[Path] = set()
-    for p in map(Path, paths):
-        if p.is_file():
-            out.add(p.resolve())
-            continue
-        for f in p.rglob("*"):
-            rel = f.relative_to(p)
-            if any(part.startswith(".") for part in rel.parts):
-                continue
-            if skip is not None and f.resolve().is_relative_to(skip.resolve()):
-                continue
-            if f.is_file():
-                out.add(f.resolve())
-            elif f.is_symlink():  # dangling: reported as unreadable instead of silently ignored
-                out.add(f.absolute())
-    return sorted(out)
+    """Every indexable regular file under ``paths`` (sorted); ``scan`` also says what was skipped and why."""
+    return scan(paths, skip=skip).files
 
 
 def detect(path: Path, head: bytes) -> str | None:

@@ -3,20 +3,33 @@
 Every file's rows are written in the same commit as the other files of its batch, after its old rows
 (if its content changed) were deleted: a crash at any point leaves each file either fully indexed
 with its current content or absent, so re-running finishes the job with no lost or duplicated rows.
+
+No single entry aborts a job: every file-system entry under the roots is classified first
+(``files.scan``: loops, dangling links, FIFOs, sockets, devices, unreadable files and folders are
+skipped with their reason, and never opened), and every file whose media fail is reported and left
+out. A file is known by the exact bytes of its path (``asset_id``; ``path_bytes`` column), so a name
+that is not UTF-8 is indexed, re-indexed and pruned like any other; its ``uri`` shows those bytes as
+``\\xNN``. ``--prune`` only deletes rows of files that are gone, under roots that exist and still hold
+files (``check_prune_roots``); ``prune_preview`` says what it would delete without touching anything.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import stat
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from omniret.errors import InputError
 from omniret.index.calibrate import calibrate, is_current
-from omniret.index.decompose import decompose, segmentation
-from omniret.index.files import detect, duration, walk
+from omniret.index.decompose import decompose, encode_limit, segmentation, with_pooled_whole
+from omniret.index.files import Scan, detect, display, duration, printable, scan
 from omniret.index.store import Store, quote
 from omniret.inputs import OmniInput
 from omniret.media import MediaError
@@ -26,6 +39,7 @@ from omniret.media.video import thumbnail
 MAX_FILE_BYTES = 2 * 1024**3
 BATCH_FILES = 8  # files per commit (P2 on real media: 8 -> 1.12x, 16 -> 1.16x, 32 -> 1.29x the towers)
 BATCH_MEDIA_SECONDS = 1800.0  # ... and at most 30 min of media, so decoded audio stays bounded
+MAX_SIDECAR_BYTES = 1 << 20  # a metadata sidecar larger than this is ignored (with a warning)
 
 
 @dataclass
@@ -33,13 +47,39 @@ class IndexReport:
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     unchanged: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file or folder, reason)
     pruned: list[str] = field(default_factory=list)
     rows_written: int = 0
+    pruned_rows: int = 0
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, problem): indexed all the same
 
 
-def asset_id(path: Path) -> str:
-    return hashlib.sha256(str(path).encode()).hexdigest()[:16]
+@dataclass
+class Known:
+    """What the table holds about one file: its shown ``uri``, content hash, exact path bytes, rows."""
+
+    uri: str
+    content_hash: str
+    path: bytes
+    rows: int
+
+
+@dataclass
+class PrunePreview:
+    """What ``--prune`` would delete: (uri, rows) per file, and the entries the scan skipped."""
+
+    files: list[tuple[str, int]]
+    skipped: list[tuple[str, str]]
+
+    @property
+    def rows(self) -> int:
+        return sum(n for _, n in self.files)
+
+
+def asset_id(path: str | bytes | os.PathLike) -> str:
+    """16 hex digits of the sha256 of the path's exact bytes: stable across runs for any file name, and
+    for a UTF-8 name the same id as before names that are not UTF-8 were supported."""
+    return hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
 
 
 class Indexer:
@@ -62,18 +102,21 @@ class Indexer:
         self, paths: list, *, meta: dict | None = None, prune: bool = False, progress: bool = False
     ) -> IndexReport:
         report = IndexReport()
+        found = scan(paths, skip=self.store.path)  # only lstat/stat: nothing is opened yet
+        if prune:
+            check_prune_roots(found)  # before anything is written or deleted
+        report.skipped += found.skipped
         with self.store.writer():
             # segmentation first: an index that already has a model but no recorded segmentation predates
             # the record and was cut at fixed 10 s
             self.video_mode = self.store.check_segmentation(self.wanted_segmentation)["video"]
             self.store.check_model(self.model.model_id, self.weights_hash, self.recipe_hash, self.model.dim)
             table = self.store.table(self.model.dim)
-            known = _known(table)  # uri -> content hash
-            files = walk(paths, skip=self.store.path)
-            todo = self._plan(files, known, report)
+            known = _known(table)  # asset id -> what the table holds about that file
+            todo = self._plan(found.files, known, report)
             self._ingest(table, todo, known, meta or {}, report, progress)
             if prune:
-                self._prune(table, files, known, paths, report)
+                self._prune(table, found, known, paths, report)
             if report.rows_written or report.pruned:
                 table.optimize()
             if not is_current(self.store, weights_hash=self.weights_hash):  # changed, stale or never made
@@ -88,31 +131,38 @@ class Indexer:
         for f in files:
             if f.suffix.lower() == ".json":  # metadata sidecars, not content
                 continue
-            try:
+            try:  # opened without blocking and checked to be a regular file before it is read
                 h, head = file_digest(f, max_bytes=self.max_file_bytes)  # streamed: flat memory for any size
             except MediaError as err:
-                report.skipped.append((str(f), err.reason))
+                report.skipped.append((display(f), printable(err.reason)))
                 continue
-            if known.get(str(f)) == h:
+            old = known.get(asset_id(f))
+            if old is not None and old.content_hash == h:
                 report.unchanged += 1
                 continue
             modality = detect(f, head)
-            todo.append((f, h, modality, duration(f, modality, f.stat().st_size)))
+            try:
+                size = f.stat().st_size
+            except OSError:  # gone since it was hashed: its decoder reports it
+                size = 0
+            todo.append((f, h, modality, duration(f, modality, size)))
         return todo
 
     def _ingest(self, table, todo, known, meta, report, progress) -> None:
         bar = _progress(progress, sum(t[3] for t in todo))  # ETA by media duration, not file count
+        columns = set(table.schema.names)  # an older table may lack a column (see store.schema)
         finished = 0
         for batch in commit_batches(todo, self.batch_files, BATCH_MEDIA_SECONDS):
             finished += len(batch)
             rows, done = self._batch_rows(batch, meta, report)
-            replaced = [u for u in done if u in known]
-            report.added += [u for u in done if u not in known]
-            for uri in replaced:  # old rows go first: a crash now only leaves the file absent
-                table.delete(f"uri = {quote(uri)}")
+            ids = [asset_id(f) for f in done]
+            replaced = [a for a in ids if a in known]
+            report.added += [display(f) for f, a in zip(done, ids, strict=True) if a not in known]
+            for aid in replaced:  # old rows go first: a crash now only leaves the file absent
+                table.delete(f"asset_id = {quote(aid)}")
             if rows:
-                table.add(rows)
-            report.replaced += replaced
+                table.add([{k: v for k, v in r.items() if k in columns} for r in rows])
+            report.replaced += [display(f) for f, a in zip(done, ids, strict=True) if a in known]
             report.rows_written += len(rows)
             for _, _, _, seconds in batch:
                 bar(seconds)
@@ -126,7 +176,10 @@ class Indexer:
             try:
                 parts.append((f, h, modality, self._segments(f, modality)))
             except MediaError as err:
-                report.skipped.append((str(f), err.reason))
+                report.skipped.append((display(f), printable(err.reason)))
+            except (OSError, RuntimeError, ValueError) as err:  # a decoder's own failure: skip the file
+                reason = f"cannot be decoded ({type(err).__name__}: {err})"
+                report.skipped.append((display(f), printable(reason)))
         flat = [s.input for *_, segs in parts for s in segs]
         try:
             vectors = self.model.encode(flat, batch_size=16) if flat else np.zeros((0, self.model.dim))
@@ -137,42 +190,89 @@ class Indexer:
                     vectors.append(self.model.encode([s.input for s in part[3]], batch_size=16))
                     kept.append(part)
                 except MediaError as err:
-                    report.skipped.append((str(part[0]), err.reason))
+                    report.skipped.append((display(part[0]), printable(err.reason)))
             parts, vectors = kept, (np.concatenate(vectors) if vectors else np.zeros((0, self.model.dim)))
         rows, k = [], 0
         for f, h, modality, segs in parts:
-            rows += self._rows(f, h, modality, segs, vectors[k : k + len(segs)], meta)
+            rows += self._rows(f, h, modality, segs, vectors[k : k + len(segs)], meta, report)
             k += len(segs)
-        return rows, [str(p[0]) for p in parts]
+        return rows, [p[0] for p in parts]
 
     def _segments(self, path: Path, modality: str | None):
         if modality is None:
             from omniret.media import UnsupportedMediaError
 
-            raise UnsupportedMediaError(str(path), "not an image, audio, video or text file")
-        return decompose(
-            path, modality, max_audio_seconds=self.max_audio_seconds, video_mode=self.video_mode
-        )[0]
+            raise UnsupportedMediaError(display(path), "not an image, audio, video or text file")
+        return decompose(path, modality, max_audio_seconds=self.max_audio_seconds, video_mode=self.video_mode,
+                         encode_seconds=encode_limit(self.model))[0]  # fmt: skip
 
     def _rows(
-        self, path: Path, content_hash: str, modality: str, segments, vectors, meta: dict
+        self, path: Path, content_hash: str, modality: str, segments, vectors, meta: dict, report: IndexReport
     ) -> list[dict]:
-        file_meta = {**_sidecar_meta(path), **meta}
+        file_meta = {**_sidecar_meta(path, report), **meta}
+        segments, vectors = with_pooled_whole(segments, vectors)  # long recordings: whole row = windows' mean
+        exact = os.fsencode(path)
         return [{
-            "asset_id": asset_id(path), "segment_id": s.segment_id, "uri": str(path), "modality": modality,
+            "asset_id": asset_id(exact), "segment_id": s.segment_id, "uri": display(exact), "modality": modality,
             "t0": s.t0, "t1": s.t1, "content_hash": content_hash, "model_id": self.model.model_id,
             "weights_hash": self.weights_hash, "recipe_hash": self.recipe_hash, "meta": json.dumps(file_meta),
             "text": s.text, "vector": v.astype(np.float32),
             "keyframe": thumbnail(path, s.keyframe_at) if s.keyframe_at is not None else None,
+            "path_bytes": exact,
         } for s, v in zip(segments, vectors, strict=True)]  # fmt: skip
 
-    def _prune(self, table, files, known, roots, report) -> None:
-        present = {str(f) for f in files}
-        root_strs = [str(Path(r).resolve()) for r in roots]
-        for uri in known:
-            if uri not in present and any(uri.startswith(r) for r in root_strs):
-                table.delete(f"uri = {quote(uri)}")
-                report.pruned.append(uri)
+    def _prune(self, table, found: Scan, known: dict, roots, report: IndexReport) -> None:
+        for aid in prune_candidates(known, found.files, roots):
+            table.delete(f"asset_id = {quote(aid)}")
+            report.pruned.append(known[aid].uri)
+            report.pruned_rows += known[aid].rows
+
+
+def check_prune_roots(found: Scan) -> None:
+    """Refuse a prune whose roots do not exist or hold no file that can be indexed: a mistyped, moved or
+    unmounted root would otherwise look like "every file under it was deleted". Called before anything
+    is written, so a refusal leaves the index exactly as it was."""
+    for root, count in found.roots.items():
+        if count < 0:
+            raise InputError(f"refusing to prune: {display(root)} does not exist (mistyped, moved or not "
+                             "mounted?); nothing was deleted")  # fmt: skip
+        if count == 0:
+            raise InputError(f"refusing to prune: {display(root)} holds no file that can be indexed, so every "
+                             "row under it would be deleted; nothing was deleted (remove rows with "
+                             "`omniret delete` instead)")  # fmt: skip
+
+
+def prune_candidates(known: dict[str, Known], files: list[Path], roots) -> list[str]:
+    """Asset ids of the rows ``--prune`` deletes: files under one of ``roots`` (by exact path bytes,
+    whole path components only) that were not found by this scan and are verifiably gone."""
+    present = {asset_id(f) for f in files}
+    tops = [os.fsencode(os.path.realpath(r)).rstrip(b"/") + b"/" for r in roots]
+    return [aid for aid, k in known.items()
+            if aid not in present and any((k.path + b"/").startswith(t) for t in tops) and _gone(k.path)]  # fmt: skip
+
+
+def _gone(path: bytes) -> bool:
+    """The path no longer leads to a regular file. When that cannot be told (no permission on a folder on
+    the way, an I/O error), the file counts as present: prune never deletes rows of files that exist."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError as err:
+        return err.errno == errno.ELOOP
+    return not stat.S_ISREG(st.st_mode)
+
+
+def prune_preview(store: Store, paths: list) -> PrunePreview:
+    """What ``add(paths, prune=True)`` would delete, without deleting, indexing or creating anything (no
+    model is needed). Refuses the same roots as the prune itself."""
+    found = scan(paths, skip=store.path)
+    check_prune_roots(found)
+    table = store.table()  # None: no index (or no table) yet, so nothing to delete
+    known = _known(table) if table is not None else {}
+    ids = prune_candidates(known, found.files, paths)
+    return PrunePreview([(known[a].uri, known[a].rows) for a in sorted(ids, key=lambda a: known[a].uri)],
+                        found.skipped)  # fmt: skip
 
 
 def commit_batches(todo: list, max_files: int, max_seconds: float):
@@ -189,22 +289,49 @@ def commit_batches(todo: list, max_files: int, max_seconds: float):
         yield batch
 
 
-def _known(table) -> dict[str, str]:
+def _known(table) -> dict[str, Known]:
+    """asset id -> what the table holds about that file (rows of older indexes have no ``path_bytes``:
+    their path is their ``uri``)."""
     if table.count_rows() == 0:
         return {}
-    rows = table.search().select(["uri", "content_hash"]).limit(None).to_arrow()
-    return dict(zip(rows["uri"].to_pylist(), rows["content_hash"].to_pylist(), strict=True))
+    columns = ["asset_id", "uri", "content_hash"] + (
+        ["path_bytes"] if "path_bytes" in table.schema.names else []
+    )
+    rows = table.search().select(columns).limit(None).to_arrow()
+    ids = rows["asset_id"].to_pylist()
+    counts = Counter(ids)
+    exact = rows["path_bytes"].to_pylist() if "path_bytes" in columns else [None] * len(ids)
+    return {aid: Known(uri, h, raw if raw is not None else os.fsencode(uri), counts[aid])
+            for aid, uri, h, raw in zip(ids, rows["uri"].to_pylist(), rows["content_hash"].to_pylist(), exact,
+                                        strict=True)}  # fmt: skip
 
 
-def _sidecar_meta(path: Path) -> dict:
-    """User metadata from ``file.ext.json`` or ``file.json`` beside the file, if any."""
+def _sidecar_meta(path: Path, report: IndexReport | None = None) -> dict:
+    """User metadata from ``file.ext.json`` or ``file.json`` beside the file, if any. One that cannot be
+    used (not a readable regular file, not UTF-8 JSON, not an object) is ignored with a warning."""
     for cand in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
-        if cand != path and cand.is_file():
-            try:
-                data = json.loads(cand.read_text())
-                return data if isinstance(data, dict) else {}
-            except json.JSONDecodeError:
-                return {}
+        if cand == path or not cand.is_file():  # is_file follows links with stat: never opens a FIFO
+            continue
+        problem = None
+        try:
+            fd = os.open(cand, os.O_RDONLY | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise OSError(errno.EINVAL, "not a regular file")
+                raw = f.read(MAX_SIDECAR_BYTES + 1)
+            if len(raw) > MAX_SIDECAR_BYTES:
+                raise ValueError(f"over {MAX_SIDECAR_BYTES} bytes")
+            data = json.loads(raw.decode("utf-8"))
+            if isinstance(data, dict):
+                return data
+            problem = f"metadata sidecar {display(cand)} is not a JSON object: ignored"
+        except (OSError, ValueError) as err:  # ValueError: not UTF-8 or not JSON
+            problem = (
+                f"metadata sidecar {display(cand)} cannot be used ({printable(str(err))[:200]}): ignored"
+            )
+        if report is not None:
+            report.warnings.append((display(path), problem))
+        return {}
     return {}
 
 

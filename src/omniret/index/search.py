@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from omniret.index.calibrate import Calibration, choose
-from omniret.index.store import Store, quote
+from omniret.errors import InputError
+from omniret.index.calibrate import MODALITIES, Calibration, choose
+from omniret.index.store import FilterError, IndexNotFoundError, Store, check_filter, filter_problem, quote
 from omniret.inputs import OmniInput
 
 ANN_MIN_ROWS = 50_000  # below this, exact search is fast enough and always exact
+GROUPS = ("asset",)  # what hits can be grouped by (``--group-by``)
 HIT_COLUMNS = ("asset_id", "segment_id", "uri", "modality", "t0", "t1", "text", "meta", "keyframe")
 
 
@@ -53,23 +55,58 @@ class SearchResult:
     calibration: str = "off"  # "on (text-query stats)", "off", or "off (why not)"
 
 
+def check_options(
+    k, modalities: list[str] | None, where: str | None
+) -> tuple[int, list[str] | None, str | None]:
+    """A search's ``k``, ``modalities`` and ``where``, validated before any model or table is touched."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise InputError(f"k must be a whole number of results, not {k!r}")
+    if k <= 0:
+        raise InputError(f"k must be a positive number of results, not {k}")
+    if modalities is not None:
+        if isinstance(modalities, str):
+            modalities = [modalities]
+        bad = [m for m in modalities if m not in MODALITIES]
+        if bad or not modalities:
+            raise InputError(f"modality {', '.join(map(repr, bad)) or 'list is empty'}: expected one or more of "
+                             f"{', '.join(MODALITIES)}")  # fmt: skip
+        modalities = list(dict.fromkeys(modalities))
+    return int(k), modalities, (check_filter(where) if where is not None else None)
+
+
 def search_vector(store: Store, vector: np.ndarray, *, k: int = 10, modalities: list[str] | None = None,
                   where: str | None = None, group_by_asset: bool = False,
                   calibration: Calibration | None = None) -> SearchResult:  # fmt: skip
-    """Top ``k`` rows by cosine or, with ``calibration``, by calibrated score (raw ``score`` kept)."""
-    if k <= 0:
-        raise ValueError(f"k must be positive, got {k}")
+    """Top ``k`` rows by cosine or, with ``calibration``, by calibrated score (raw ``score`` kept).
+
+    All reads of one search use one table version (LanceDB pins an opened table to the version it
+    opened), so a search running while a writer commits sees the table before or after the commit."""
+    k, modalities, where = check_options(k, modalities, where)
+    store.require()
     table = store.table()
     if table is None:
-        raise FileNotFoundError(f"{store.path} holds no index yet: run `omniret index` first")
+        raise IndexNotFoundError(f"{store.path} holds no index yet: run `omniret index` first")
+    vector = np.asarray(vector, dtype=np.float32)
+    dim = table.schema.field("vector").type.list_size
+    if vector.shape != (dim,):
+        raise InputError(
+            f"the query vector must have {dim} numbers for {store.path}, got shape {vector.shape}"
+        )
+    if not np.isfinite(vector).all():
+        raise InputError("the query vector holds non-finite values (NaN or inf): nothing to rank by")
     ann = store.sidecar().get("ann")
     if ann:
         mode = f"ann (nprobes={ann['nprobes']}, refine={ann['refine_factor']}, recall@10={ann['recall']:.3f})"
     else:
         mode = "exact"
-    fetch = k * 8 if group_by_asset else k
+    # Clamp, not refuse: a k above the row count returns every row (no search can return more), and a
+    # LanceDB limit must fit in 64 bits (k=10**12 * 8 would not).
+    rows = table.count_rows()
+    fetch = min(k * 8 if group_by_asset else k, rows)
     start = time.perf_counter()
-    if calibration is None:
+    if fetch == 0:
+        hits = []
+    elif calibration is None:
         hits = _query(table, vector, ann, fetch, modalities, where)
     else:  # every candidate modality by its own query, so each contributes its own top rows
         hits = []
@@ -90,7 +127,11 @@ def search_vector(store: Store, vector: np.ndarray, *, k: int = 10, modalities: 
 def _query(
     table, vector, ann: dict | None, fetch: int, modalities: list[str] | None, where: str | None
 ) -> list[Hit]:
-    """One LanceDB vector query: exact (flat, ``bypass_vector_index``) or the tuned ANN setting."""
+    """One LanceDB vector query: exact (flat, ``bypass_vector_index``) or the tuned ANN setting.
+
+    ``where`` has passed ``check_filter`` (balanced parentheses outside quotes, no comments), so
+    ``(where)`` cannot close the group it is put in; each hit's modality is checked against the
+    filter all the same, so a filter that got past that check is refused instead of obeyed."""
     clauses = []
     if modalities:
         clauses.append("modality IN (" + ", ".join(quote(m) for m in modalities) + ")")
@@ -104,14 +145,36 @@ def _query(
     if clauses:
         q = q.where(" AND ".join(clauses), prefilter=True)
     cols = [c for c in HIT_COLUMNS if c in table.schema.names]  # an index made before a column lacks it
-    rows = q.limit(fetch).select([*cols, "_distance"]).to_list()
+    try:
+        rows = q.limit(fetch).select([*cols, "_distance"]).to_list()
+    except Exception as err:
+        problem = filter_problem(err) if where else None
+        if problem is None:
+            raise
+        raise FilterError(f"filter {where!r} was refused by LanceDB: {problem}") from None
+    if modalities and any(r["modality"] not in modalities for r in rows):
+        raise FilterError(f"filter {where!r} overrides the modality filter ({', '.join(modalities)}): "
+                          "it must be one self-contained condition")  # fmt: skip
     return [Hit(score=1.0 - float(r["_distance"]), uri=r["uri"], modality=r["modality"], t0=r["t0"], t1=r["t1"],
-                asset_id=r["asset_id"], segment_id=r["segment_id"], text=r["text"], meta=json.loads(r["meta"] or "{}"),
+                asset_id=r["asset_id"], segment_id=r["segment_id"], text=r["text"], meta=_meta(r["meta"]),
                 keyframe=r.get("keyframe")) for r in rows]  # fmt: skip
+
+
+def _meta(text: str | None) -> dict:
+    """A row's metadata; a value that is not a JSON object (hand-written rows) is kept under "raw"."""
+    try:
+        meta = json.loads(text or "{}")
+    except ValueError:
+        return {"raw": text}
+    return meta if isinstance(meta, dict) else {"raw": meta}
 
 
 def search(store: Store, model, query: OmniInput, *, calibration: str = "auto", **kwargs) -> SearchResult:
     """``calibration``: "auto", "on" or "off" (``calibrate.choose`` says when each applies)."""
+    store.require()
+    _, kwargs["modalities"], kwargs["where"] = check_options(
+        kwargs.get("k", 10), kwargs.get("modalities"), kwargs.get("where")
+    )
     meta = store.sidecar()
     if meta.get("model_id") and (meta["model_id"], meta["weights_hash"]) != (
         model.model_id,

@@ -1,52 +1,140 @@
-"""The LanceDB table behind an index, and its sidecar (model, recipes, ANN settings)."""
+"""The LanceDB table behind an index, and its sidecar (model, recipes, ANN settings).
+
+Reads never create anything: a missing index directory is refused (``IndexNotFoundError``); only
+writers (``writer()``, ``write_sidecar``, ``table(dim)``) make it. One writer at a time holds an
+``flock`` on ``.lock`` (its pid is written into the file); a second one waits up to the lock timeout
+(``OMNIRET_LOCK_TIMEOUT``, default 10 s) and is then refused with ``BusyError``. Readers need no
+lock: every LanceDB commit is one atomic manifest swap and the sidecar is replaced atomically, so a
+reader sees either the state before a commit or after it.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
+import socket
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from omniret.errors import InputError
+from omniret.errors import BusyError, InputError
 
 TABLE = "segments"
 SIDECAR = "omniret.json"
+LOCK = ".lock"
+LOCK_TIMEOUT_ENV = "OMNIRET_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 10.0  # seconds a second writer waits for the lock before it is refused
 
 
 class IndexMismatchError(InputError):
     """The index was built with another model or preprocessing recipe."""
 
 
+class IndexNotFoundError(InputError):
+    """A read (search, stats, delete, calibrate) names an index directory that does not exist."""
+
+
+class SidecarError(InputError):
+    """The index's ``omniret.json`` cannot be read or does not hold what an index writes there."""
+
+
+class FilterError(InputError):
+    """A ``where`` filter that is malformed, or could break out of the filters it is combined with."""
+
+
 def schema(dim: int):
+    """The index table's columns. ``uri`` is always valid UTF-8: a file name that is not is shown with
+    its undecodable bytes as ``\\xNN`` (``index.files.display``), and ``path_bytes`` holds the exact
+    bytes of the path (``os.fsencode``), so such files are found, re-indexed and pruned by their real name.
+
+    ``path_bytes`` came after ``keyframe``. An index made before it still opens and is searched as is;
+    the first writer adds it as an all-null column (``Store.table(dim)`` adds any column an older table
+    lacks), and a null ``path_bytes`` means the path is ``os.fsencode(uri)`` (older rows were only ever
+    written for UTF-8 names). The indexer also leaves the column out of new rows if a table lacks it."""
     import pyarrow as pa
 
     return pa.schema([
         ("asset_id", pa.string()), ("segment_id", pa.string()), ("uri", pa.string()), ("modality", pa.string()),
         ("t0", pa.float64()), ("t1", pa.float64()), ("content_hash", pa.string()), ("model_id", pa.string()),
         ("weights_hash", pa.string()), ("recipe_hash", pa.string()), ("meta", pa.string()), ("text", pa.string()),
-        ("vector", pa.list_(pa.float32(), dim)), ("keyframe", pa.binary()),
+        ("vector", pa.list_(pa.float32(), dim)), ("keyframe", pa.binary()), ("path_bytes", pa.binary()),
     ])  # fmt: skip
 
 
 class Store:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, lock_timeout: float | None = None) -> None:
         # LanceDB's Rust logger warns thousands of times while building an IVF index on 1M rows
         # ("visited_generator_queue is full", empty k-means clusters): errors only, unless the user set it.
         os.environ.setdefault("LANCEDB_LOG", "error")
-        import lancedb
-
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.db = lancedb.connect(str(self.path))
+        self.lock_timeout = lock_timeout  # None: $OMNIRET_LOCK_TIMEOUT, else DEFAULT_LOCK_TIMEOUT
+        self._db = None
+        self._locked = 0  # writer() depth in this process: re-entering it must not wait for itself
+
+    # ------------------------------------------------------------------ existence
+
+    def exists(self) -> bool:
+        return self.path.is_dir()
+
+    def require(self) -> None:
+        """Refuse a read of an index that is not there (reads never create one)."""
+        if self.path.is_dir():
+            return
+        if self.path.exists():
+            raise IndexNotFoundError(f"--db {self.path} is not an index directory (it is a file)")
+        raise IndexNotFoundError(f"no index at --db {self.path}: the directory does not exist "
+                                 "(run `omniret index` to create it, or check the path)")  # fmt: skip
+
+    def create(self) -> None:
+        """Make the index directory (writers only)."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise IndexNotFoundError(f"--db {self.path} is not an index directory (it is a file)") from None
+
+    @property
+    def db(self):
+        """The LanceDB connection (``lancedb.connect`` would create the directory: only once it exists)."""
+        if self._db is None:
+            self.require()
+            import lancedb
+
+            self._db = lancedb.connect(str(self.path))
+        return self._db
 
     # ------------------------------------------------------------------ sidecar
 
     def sidecar(self) -> dict:
+        """The sidecar's settings ({} if there is none). A corrupt one is refused, never overwritten: every
+        writer reads it before writing it back."""
         f = self.path / SIDECAR
-        return json.loads(f.read_text()) if f.is_file() else {}
+        try:
+            raw = f.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as err:
+            raise SidecarError(f"{f}: cannot read the index sidecar: {err.strerror or err}") from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise SidecarError(f"{f}: corrupt index sidecar: expected UTF-8 JSON, found undecodable bytes "
+                               f"({len(raw)} bytes); restore it or re-index into a new --db") from None  # fmt: skip
+        except json.JSONDecodeError as err:
+            found = (f"invalid JSON ({err.msg} at line {err.lineno} column {err.colno})" if raw.strip()
+                     else "an empty file")  # fmt: skip
+            raise SidecarError(f"{f}: corrupt index sidecar: expected a JSON object, found {found}; "
+                               "restore it or re-index into a new --db") from None  # fmt: skip
+        problem = check_sidecar(data)
+        if problem:
+            raise SidecarError(
+                f"{f}: corrupt index sidecar: {problem}; restore it or re-index into a new --db"
+            )
+        return data
 
     def write_sidecar(self, data: dict) -> None:
+        self.create()
         tmp = self.path / f".{SIDECAR}.tmp"
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self.path / SIDECAR)
@@ -86,7 +174,12 @@ class Store:
     # ------------------------------------------------------------------ table
 
     def table(self, dim: int | None = None):
-        """The index table; ``dim`` given (a writer) creates it, or adds the columns an older one lacks."""
+        """The index table; ``dim`` given (a writer) creates it, or adds the columns an older one lacks.
+        A reader (no ``dim``) of a directory that does not exist gets None, and nothing is created."""
+        if dim is None and not self.path.is_dir():
+            return None
+        if dim is not None:
+            self.create()
         if TABLE in self.db.list_tables().tables:
             table = self.db.open_table(TABLE)
             missing = [f for f in schema(dim) if f.name not in table.schema.names] if dim is not None else []
@@ -98,19 +191,238 @@ class Store:
         return self.db.create_table(TABLE, schema=schema(dim))
 
     @contextmanager
-    def writer(self):
-        """Single writer: an exclusive lock on the index directory for the whole job."""
-        with (self.path / ".lock").open("w") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise RuntimeError(f"another omniret process is writing to {self.path}") from None
+    def writer(self, timeout: float | None = None):
+        """Single writer: an exclusive lock on the index directory for the whole job.
+
+        A second writer polls for up to ``timeout`` seconds (None: the store's ``lock_timeout``, else
+        $OMNIRET_LOCK_TIMEOUT, else 10 s; ``inf`` waits for ever) and is then refused with ``BusyError``
+        naming the holder, whose pid, host and start time it writes into the lock file. Re-entrant within
+        one ``Store``. The kernel drops an ``flock`` when its holder dies, so a killed writer leaves no
+        stale lock (only its stale note, overwritten by the next holder)."""
+        if self._locked:
+            self._locked += 1
             try:
                 yield
             finally:
+                self._locked -= 1
+            return
+        wait = lock_timeout(self.lock_timeout if timeout is None else timeout)
+        self.create()
+        lock = self.path / LOCK
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)  # never truncate: the file names the holder
+        with os.fdopen(fd, "r+") as f:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise BusyError(
+                            f"another omniret process is writing to {self.path} ({_holder(lock)}); gave up "
+                            f"after waiting {wait:g} s (wait longer with --lock-timeout or "
+                            f"{LOCK_TIMEOUT_ENV}=SECONDS)"
+                        ) from None
+                    time.sleep(min(0.05, left))
+            f.seek(0)
+            f.truncate()
+            f.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")  # fmt: skip
+            f.flush()
+            self._locked = 1
+            try:
+                self.sidecar()  # a corrupt sidecar stops every writer before it changes anything
+            except SidecarError:
+                self._locked = 0
+                f.seek(0)
+                f.truncate()
+                raise
+            try:
+                yield
+            finally:
+                self._locked = 0
+                f.seek(0)
+                f.truncate()  # no holder any more
+                f.flush()
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def lock_timeout(value: float | str | None = None) -> float:
+    """Seconds a second writer waits: ``value``, else $OMNIRET_LOCK_TIMEOUT, else 10; >= 0, inf allowed."""
+    name = "lock timeout"
+    if value is None:
+        value, name = os.environ.get(LOCK_TIMEOUT_ENV) or DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number of seconds, not {value!r}") from None
+    if math.isnan(seconds) or seconds < 0:
+        raise InputError(f"{name} must be a number of seconds >= 0 (inf: wait for ever), not {value!r}")
+    return seconds
+
+
+def _holder(lock: Path) -> str:
+    """Who holds the lock, from what it wrote into the lock file."""
+    try:
+        note = json.loads(lock.read_text() or "null")
+    except (OSError, ValueError):
+        note = None
+    if not isinstance(note, dict) or not isinstance(note.get("pid"), int):
+        return "holder unknown"
+    host = note.get("host")
+    where = "" if host in (None, socket.gethostname()) else f" on {host}"
+    since = f", since {note['since']}" if isinstance(note.get("since"), str) else ""
+    return f"held by pid {note['pid']}{where}{since}"
+
+
+# ------------------------------------------------------------------ sidecar contents
+
+_TEXT_KEYS = ("model_id", "weights_hash", "recipe_hash")
+
+
+def check_sidecar(data) -> str | None:
+    """What is wrong with a parsed sidecar, as 'expected ..., found ...' (None: nothing). Checks the keys
+    the code reads and their types; unknown keys are kept as they are. A null value means "absent"."""
+    if not isinstance(data, dict):
+        return f"expected a JSON object, found {_kind(data)}"
+    for key in _TEXT_KEYS:
+        if data.get(key) is not None and not isinstance(data[key], str):
+            return f"expected '{key}' to be a string, found {_kind(data[key])}"
+    dim = data.get("dim")
+    if dim is not None and not (_is_int(dim) and dim > 0):
+        return f"expected 'dim' to be a positive integer, found {_kind(dim)}"
+    for key in ("segmentation", "ann", "calibration"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            return f"expected '{key}' to be an object, found {_kind(data[key])}"
+    seg = data.get("segmentation")
+    if seg and not isinstance(seg.get("video"), str):
+        return f"expected 'segmentation.video' to be a string, found {_kind(seg.get('video'))}"
+    ann = data.get("ann")
+    if ann:
+        for key in ("nprobes", "refine_factor"):
+            if not (_is_int(ann.get(key)) and ann[key] >= 1):
+                return f"expected 'ann.{key}' to be an integer >= 1, found {_kind(ann.get(key))}"
+        if not _is_number(ann.get("recall")):
+            return f"expected 'ann.recall' to be a number, found {_kind(ann.get('recall'))}"
+    cal = data.get("calibration")
+    if cal:
+        return _check_calibration(cal)
+    return None
+
+
+def _check_calibration(cal: dict) -> str | None:
+    for key in ("model_id", "weights_hash", "recipe"):
+        if cal.get(key) is not None and not isinstance(cal[key], str):
+            return f"expected 'calibration.{key}' to be a string, found {_kind(cal[key])}"
+    for key in ("table_version", "seed"):
+        if cal.get(key) is not None and not _is_int(cal[key]):
+            return f"expected 'calibration.{key}' to be an integer, found {_kind(cal[key])}"
+    for key in ("rows", "probes"):
+        counts = cal.get(key)
+        if counts is None:
+            continue
+        if not isinstance(counts, dict) or not all(_is_int(n) for n in counts.values()):
+            return f"expected 'calibration.{key}' to map modalities to integers, found {_kind(counts)}"
+    stats = cal.get("stats")
+    if stats is None:
+        return None
+    if not isinstance(stats, dict):
+        return f"expected 'calibration.stats' to be an object, found {_kind(stats)}"
+    for q, per in stats.items():
+        if not isinstance(per, dict):
+            return f"expected 'calibration.stats.{q}' to be an object, found {_kind(per)}"
+        for c, s in per.items():
+            if not (isinstance(s, dict) and _is_number(s.get("mean")) and _is_number(s.get("std"))):
+                return (f"expected 'calibration.stats.{q}.{c}' to be an object with numbers 'mean' and 'std', "
+                        f"found {_kind(s)}")  # fmt: skip
+    return None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _kind(v) -> str:
+    """A found value for a message: its JSON type and a short rendering."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}  # fmt: skip
+    shown = json.dumps(v)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return f"{names.get(type(v), type(v).__name__)} ({shown})" if v is not None else "null"
 
 
 def quote(value: str) -> str:
     """A SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+_QUOTES = {"'": "a string", '"': "a quoted column name", "`": "a quoted column name"}
+_OUTSIDE = {";": "';' (one filter only)", "--": "SQL comments", "/*": "SQL comments", "*/": "SQL comments",
+            "#": "'#'", "$": "'$' (dollar-quoted strings)"}  # fmt: skip
+
+
+def check_filter(where: str) -> str:
+    """A user's SQL filter, checked so that ``(filter)`` is one self-contained expression before it is
+    combined with another one (``modality IN (...) AND (filter)``) or used to delete rows.
+
+    LanceDB's parser reads up to the first unmatched ``)`` (or ``;``) and ignores the rest, so
+    ``1=1) OR (1=1`` would turn ``m AND (1=1) OR (1=1)`` into a filter that no longer restricts ``m``.
+    Refused here: parentheses that do not balance outside quoted strings and names, an unterminated
+    quote, and what could make LanceDB's tokenizer see quotes or comments differently from this scan
+    (comments, ';', '$', '#', and backslashes, which some string prefixes treat as escapes). Whether
+    the columns and types are right is LanceDB's to say (the caller runs it before acting on it)."""
+    if not isinstance(where, str) or not where.strip():
+        raise FilterError(
+            f"filter {where!r} is empty: expected an SQL condition such as \"modality = 'image'\""
+        )
+    if "\\" in where:
+        raise FilterError(
+            f"filter {where!r}: backslashes are not allowed (they can change where a string ends)"
+        )
+    if "\x00" in where:
+        raise FilterError(f"filter {where!r}: NUL characters are not allowed")
+    depth, i, n = 0, 0, len(where)
+    while i < n:
+        c = where[i]
+        if c in _QUOTES:
+            end = i + 1
+            while True:  # a doubled quote is the quote itself
+                end = where.find(c, end)
+                if end < 0:
+                    raise FilterError(f"filter {where!r}: {_QUOTES[c]} opened at character {i + 1} is never "
+                                      f"closed (expected a closing {c})")  # fmt: skip
+                if where.startswith(c * 2, end):
+                    end += 2
+                    continue
+                break
+            i = end + 1
+            continue
+        bad = next((tok for tok in _OUTSIDE if where.startswith(tok, i)), None)
+        if bad:
+            raise FilterError(f"filter {where!r}: {_OUTSIDE[bad]} not allowed (at character {i + 1})")
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth < 0:
+                raise FilterError(f"filter {where!r}: ')' at character {i + 1} closes a parenthesis that was "
+                                  "never opened (expected balanced parentheses)")  # fmt: skip
+        i += 1
+    if depth:
+        raise FilterError(f"filter {where!r}: {depth} '(' never closed (expected balanced parentheses)")
+    return where.strip()
+
+
+def filter_problem(err: BaseException) -> str | None:
+    """LanceDB's complaint about a filter, if ``err`` is one (a ValueError, or a Rust panic that pyo3
+    raises as a BaseException), in one line; None for other errors."""
+    if isinstance(err, ValueError) or type(err).__name__ == "PanicException":
+        text = " ".join(str(err).split())
+        text = text.split(", /root/.cargo")[0].split(", /home/")[0]  # drop the Rust source location
+        return text[:300] or type(err).__name__
+    return None

@@ -55,6 +55,11 @@ def _decode_frames(source, name, *, max_frames, sampling, start, end) -> VideoCl
                 raise WrongModalityError(name, "expected a video but the file has no video stream")
             stream = container.streams.video[0]
             duration = _duration(container, stream)
+            if start is not None and duration > 0 and start >= duration:
+                span = f"{start:g}-{end:g} s" if end is not None else f"from {start:g} s"
+                raise EmptyMediaError(
+                    name, f"span {span} starts after the end of the video ({duration:.1f} s)"
+                )
             t0 = max(0.0, start or 0.0)
             t1 = min(duration, end) if end is not None and duration > 0 else (end or duration)
             if sampling == "keyframe":
@@ -115,6 +120,20 @@ def _stream_pick(frames, k: int, t0: float, t1: float, *, uniform: bool) -> list
         idx = np.unique(np.linspace(0, len(keys) - 1, min(k, len(keys))).round().astype(int)) if keys else []
         return [keys[i] for i in idx]
     return [(t, img) for _, (_, t, img) in sorted(best.items())]
+
+
+def video_duration(source) -> float | None:
+    """Seconds of a video (path or bytes) from its headers, nothing decoded; None when it has no video
+    stream or cannot be opened (the decoder then names the problem)."""
+    import av
+
+    try:
+        with av.open(av_input(source)) as container:
+            if not container.streams.video:
+                return None
+            return _duration(container, container.streams.video[0]) or None
+    except Exception:  # reported with a reason when the video is decoded
+        return None
 
 
 def _duration(container, stream) -> float:

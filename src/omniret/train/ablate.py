@@ -60,7 +60,9 @@ def run_ablations(
     from omniret.train.loop import Trainer
 
     if not base.eval.root:
-        raise ValueError("ablations need eval.root (an M-BEIR-format benchmark) in the config")
+        from omniret.config import ConfigError
+
+        raise ConfigError("ablations need eval.root (an M-BEIR-format benchmark) in the config")
     rows = []
     for name in names or list(VARIANTS):
         start = time.time()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
-from omniret.config import ConfigError, LossConfig
+from omniret.config import ConfigError, FieldError, LossConfig, check_fields
 from omniret.train.objectives import CurriculumConfig, InstructionMixConfig
 
 
@@ -22,6 +23,13 @@ class DataConfig:
     mbeir_split: str = "train"
     dev_fraction: float = 0.0  # share of pair ids held out for checkpoint choice (dev_eval.split_dev)
 
+    def __post_init__(self) -> None:
+        check_fields(self, positive=("tasks_per_batch", "pairs_per_task", "datasets_per_task"))
+        if not 0 <= self.dev_fraction < 1:
+            raise FieldError("dev_fraction", f"must be in [0, 1), got {self.dev_fraction!r}")
+        if not self.mbeir_split.strip():
+            raise FieldError("mbeir_split", "must not be empty")
+
 
 @dataclass
 class OptimConfig:
@@ -33,6 +41,10 @@ class OptimConfig:
     grad_accum: int = 1
     grad_clip: float = 1.0
 
+    def __post_init__(self) -> None:
+        check_fields(self, positive=("grad_accum", "grad_clip"),
+                     non_negative=("lr", "lr_lora", "weight_decay", "warmup_steps"), unit=("min_lr_ratio",))  # fmt: skip
+
 
 @dataclass
 class EvalConfig:
@@ -40,6 +52,9 @@ class EvalConfig:
     tasks: str = "*"
     every: int = 0  # steps; 0 = only at the end
     max_queries: int = 100  # per task, to keep periodic evaluation cheap
+
+    def __post_init__(self) -> None:
+        check_fields(self, positive=("max_queries",), non_negative=("every",))
 
 
 @dataclass
@@ -51,6 +66,11 @@ class WarmStartConfig:
     temperature: float = 0.05
     relational_weight: float = 10.0
     max_texts: int = 256
+
+    def __post_init__(self) -> None:
+        check_fields(
+            self, positive=("temperature", "max_texts"), non_negative=("steps", "lr", "relational_weight")
+        )
 
 
 @dataclass
@@ -84,18 +104,31 @@ class TrainConfig:
         if self.stage not in (1, 2):
             raise ConfigError(f"stage must be 1 or 2, got {self.stage}")
         if self.steps <= 0:
-            raise ConfigError("steps must be positive")
+            raise ConfigError(f"steps must be positive, got {self.steps}")
+        check_fields(self, positive=("save_every", "log_every", "max_minutes", "stop_at"),
+                     non_negative=("text_anchor_weight",), unit=("self_negatives",))  # fmt: skip
+        for task, tau in self.modality_temperature.items():
+            if isinstance(tau, (int, float)) and not (math.isfinite(tau) and tau > 0):
+                raise FieldError(
+                    f"modality_temperature.{task}", f"must be a positive finite number, got {tau!r}"
+                )
 
 
 def load_train_config(path: str, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """A training YAML plus ``a.b=c`` overrides; any problem is a ConfigError naming the file or key."""
     from pathlib import Path
 
-    import yaml
-
-    from omniret.config import apply_overrides, from_dict
+    from omniret.config import apply_overrides, from_dict, read_yaml
 
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"training config not found: {file}")
-    data = yaml.safe_load(file.read_text()) or {}
-    return from_dict(TrainConfig, apply_overrides(data, list(overrides)))
+    data = read_yaml(file, what="training config")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"training config {file}: expected a mapping of keys, got {type(data).__name__}")
+    try:
+        return from_dict(TrainConfig, apply_overrides(data, list(overrides)))
+    except ConfigError as err:
+        raise ConfigError(f"training config {file}: {err}") from None

@@ -3,6 +3,9 @@
 A pair line: ``{"dataset": "clipart", "task": "TI", "query": {"text": ...}, "positive": {"image": ...},
 "id": "clipart:banana"}`` with media paths relative to the benchmark root (the directory above the
 pairs file's ``train/``). ``id`` names the positive: pairs sharing it are never each other's negatives.
+``dataset`` and ``task`` are non-empty strings, ``id`` a string or an integer, each side a mapping of
+one or more of text, image, audio and video to non-empty strings; other keys of a line are ignored.
+Any other line is refused with the file, the line number and the field.
 """
 
 from __future__ import annotations
@@ -28,21 +31,34 @@ class Pair:
     instructions: tuple[str, ...] = ()
 
 
+SIDE_KEYS = ("text", *MEDIA_KEYS)
+PAIR_KEYS = ("dataset", "task", "query", "positive", "id")
+
+
 def read_pairs(path: str | Path, *, instructions: dict | None = None) -> list[Pair]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"training pairs file not found: {path}")
     root = path.parent.parent if path.parent.name == "train" else path.parent
     out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            pair = Pair(dataset=row["dataset"], task=row["task"], query=_resolve(row["query"], root),
-                        positive=_resolve(row["positive"], root), id=str(row["id"]))  # fmt: skip
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise ConfigError(f"{path}:{n}: expected dataset, task, query, positive, id ({err})") from None
+    for n, row in jsonl_rows(path):
+        where = f"{path}:{n}"
+        missing = [k for k in PAIR_KEYS if k not in row]
+        if missing:
+            raise ConfigError(f"{where}: expected {', '.join(PAIR_KEYS)} (missing {', '.join(missing)})")
+        for key in ("dataset", "task"):
+            if not isinstance(row[key], str) or not row[key].strip():
+                raise ConfigError(f"{where}: {key} must be a non-empty string, got {_short(row[key])}")
+        pid = row["id"]
+        if (
+            isinstance(pid, bool)
+            or not isinstance(pid, (str, int))
+            or (isinstance(pid, str) and not pid.strip())
+        ):
+            raise ConfigError(f"{where}: id must be a non-empty string or an integer, got {_short(pid)}")
+        query, positive = (_check_side(row[k], f"{where}: {k}") for k in ("query", "positive"))
+        pair = Pair(dataset=row["dataset"], task=row["task"], query=_resolve(query, root),
+                    positive=_resolve(positive, root), id=str(pid))  # fmt: skip
         if instructions:
             key = (pair.dataset, _modality(pair.query), _modality(pair.positive))
             pair.instructions = tuple(instructions.get(key, ()))
@@ -50,6 +66,46 @@ def read_pairs(path: str | Path, *, instructions: dict | None = None) -> list[Pa
     if not out:
         raise ConfigError(f"{path}: no training pairs")
     return out
+
+
+def jsonl_rows(path: Path):
+    """(line number, JSON object) per non-blank line; anything else is a ConfigError naming file:line."""
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ConfigError(f"{path}:{n}: not UTF-8 text (byte {err.start})") from None
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as err:
+                raise ConfigError(f"{path}:{n}: not valid JSON ({getattr(err, 'msg', err)})") from None
+            if not isinstance(row, dict):
+                raise ConfigError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
+            yield n, row
+
+
+def _check_side(side, where: str) -> dict:
+    if not isinstance(side, dict):
+        raise ConfigError(
+            f"{where} must be a mapping of {', '.join(SIDE_KEYS)} to strings, got {_short(side)}"
+        )
+    unknown = [k for k in side if k not in SIDE_KEYS]
+    if unknown:
+        raise ConfigError(f"{where}: unknown field {unknown[0]!r} (expected {', '.join(SIDE_KEYS)})")
+    if not side:
+        raise ConfigError(f"{where} is empty (needs at least one of {', '.join(SIDE_KEYS)})")
+    for k, v in side.items():
+        if not isinstance(v, str) or not v.strip():
+            raise ConfigError(f"{where}.{k} must be a non-empty string, got {_short(v)}")
+    return side
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _resolve(side: dict, root: Path) -> dict:
@@ -64,13 +120,31 @@ def instruction_table(tsv: str | Path) -> dict[tuple[str, str, str], list[str]]:
     """(dataset name, query modality, candidate modality) -> prompts from an M-BEIR instructions file."""
     import csv
 
-    with Path(tsv).open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
+    path = Path(tsv)
+    need = ("query_modality", "cand_modality", "dataset_name")
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f, delimiter="\t")
+            if not reader.fieldnames or not set(need) <= set(reader.fieldnames):
+                raise ConfigError(f"{path}:1: the header must include {', '.join(need)}")
+            rows = list(reader)
+    except FileNotFoundError:
+        raise ConfigError(f"instructions file not found: {path}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    except (OSError, csv.Error) as err:
+        raise ConfigError(f"{path}: cannot read ({err})") from None
     table = {}
-    for r in rows:
+    for n, r in enumerate(rows, 2):
+        if any(r.get(k) is None for k in need):
+            raise ConfigError(
+                f"{path}:{n}: missing column(s) {', '.join(k for k in need if r.get(k) is None)}"
+            )
         q = ",".join(sorted(r["query_modality"].split(",")))
         c = ",".join(sorted(r["cand_modality"].split(",")))
-        table[(r["dataset_name"], q, c)] = [r[k] for k in sorted(r) if k.startswith("prompt") and r[k]]
+        table[(r["dataset_name"], q, c)] = [
+            r[k] for k in sorted(r, key=str) if isinstance(k, str) and k.startswith("prompt") and r[k]
+        ]
     return table
 
 

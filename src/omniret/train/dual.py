@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from omniret.config import ConfigError
 from omniret.dual import DualEncoder, build_heads, save_dual, seed_all
 from omniret.losses import hard_negative_infonce
 from omniret.train.data import Pair, read_pairs
@@ -88,9 +89,11 @@ def recall_at_1(table: FeatureTable, pairs: list[Pair]) -> float:
 def train_dual(pair_files: list[str], out: Path, *, steps: int = 2000, batch: int = 256, lr: float = 1e-3,
                temperature: float = 0.05, eval_every: int = 50, seed: int = 0, cache=None, log=print) -> dict:  # fmt: skip
     seed_all(seed)
+    if steps < 1 or batch < 2:
+        raise ConfigError(f"train_dual needs steps >= 1 and batch >= 2, got steps={steps}, batch={batch}")
     pairs = [p for f in pair_files for p in read_pairs(f) if usable(p)]
     if not pairs:
-        raise ValueError(f"no single-modality media<->text (or media<->media) pairs in {pair_files}")
+        raise ConfigError(f"no single-modality media<->text (or media<->media) pairs in {pair_files}")
     train, held = split_holdout(pairs)
     from omniret.config import load_config
 
@@ -127,6 +130,8 @@ def train_dual(pair_files: list[str], out: Path, *, steps: int = 2000, batch: in
             r1 = recall_at_1(table, held)
             if r1 > best[0]:
                 best = (r1, step, {k: v.clone() for k, v in heads.state_dict().items()})
+    if best[2] is None:
+        raise ConfigError(f"no task in {pair_files} has two training pairs with different ids to contrast")
     heads.load_state_dict(best[2])
     meta = {"model_id": out.name, "preset": "omniret-small", "dim": 384, "hidden": 1024,
             "tower_dims": {k: t.dim for k, t in towers.items()}, "pairs": [str(f) for f in pair_files],

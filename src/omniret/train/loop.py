@@ -3,12 +3,17 @@
 Frozen-tower features come from the feature cache, so CPU training never re-runs a tower after the
 first epoch. Everything random is derived from (seed, step) or saved in the run state, so a resumed
 run continues with exactly the loss it would have had.
+
+Non-finite numbers stop training where they first appear (``IntegrityError`` naming the step): a
+loss or gradient norm before the optimiser step, a weight after it. Nothing is saved then, so
+OUT/last stays the last good checkpoint; a resume verifies OUT/last like any checkpoint load.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import time
 from dataclasses import replace
@@ -18,8 +23,20 @@ import torch
 
 from omniret.api import Embedder, fuse_streams
 from omniret.cache import FeatureCache
-from omniret.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
-from omniret.config import load_config
+from omniret.checkpoint import (
+    HEADS_FILE,
+    is_checkpoint,
+    load_checkpoint,
+    nonfinite_tensors,
+    read_heads,
+    read_manifest,
+    recorded_sha256,
+    save_checkpoint,
+    verify_weights,
+    weights_hash,
+)
+from omniret.config import ConfigError, load_config
+from omniret.errors import IntegrityError
 from omniret.inputs import OmniInput
 from omniret.losses import LossTerms, omniret_loss
 from omniret.model import OmniRet
@@ -30,9 +47,9 @@ from omniret.train.objectives import global_share, pick_instruction, self_negati
 STATE_FILE = "trainer_state.pt"
 
 
-def build_model(cfg: TrainConfig) -> OmniRet:
+def build_model(cfg: TrainConfig, *, verify: bool = True) -> OmniRet:
     if is_checkpoint(cfg.model):
-        model = load_checkpoint(cfg.model, overrides=cfg.model_overrides, merge_lora=False)
+        model = load_checkpoint(cfg.model, overrides=cfg.model_overrides, merge_lora=False, verify=verify)
     else:
         model = OmniRet.build(load_config(cfg.model, cfg.model_overrides))
     model.set_stage(cfg.stage, init_video_from_image=cfg.init_video_from_image)
@@ -74,16 +91,21 @@ def _modalities(side: dict) -> list[str]:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, *, log=print) -> None:
-        self.cfg, self.log = cfg, log
+    def __init__(self, cfg: TrainConfig, *, log=print, verify: bool = True) -> None:
+        """``verify``: check the weights hash of a starting checkpoint and of OUT/last on resume."""
+        self.cfg, self.log, self.verify = cfg, log, verify
         torch.manual_seed(cfg.seed)
         table = instruction_table(cfg.data.instructions) if cfg.data.instructions else None
         self.pairs: list[Pair] = [p for f in cfg.data.pairs for p in read_pairs(f, instructions=table)]
         self.pairs += [p for r in cfg.data.mbeir for p in read_mbeir_pairs(r, split=cfg.data.mbeir_split)]
         from omniret.train.dev_eval import split_dev
 
+        if not self.pairs:
+            raise ConfigError("nothing to train on: data.pairs and data.mbeir are both empty")
         self.pairs, self.dev_pairs = split_dev(self.pairs, cfg.data.dev_fraction)
-        self.model = build_model(cfg)
+        if not self.pairs:
+            raise ConfigError(f"data.dev_fraction={cfg.data.dev_fraction} holds out every training pair")
+        self.model = build_model(cfg, verify=verify)
         self.embedder = Embedder(self.model, cache=FeatureCache())
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg), weight_decay=cfg.optim.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
@@ -157,35 +179,70 @@ class Trainer:
         terms = None
         for micro in range(self.cfg.optim.grad_accum):
             terms, batch, extra = self.loss_at(self.step, micro)
+            if not bool(torch.isfinite(terms.total.detach()).all()):
+                self._stop(
+                    f"the loss is {float(terms.total.detach())}"
+                    + (f" (micro-batch {micro})" if micro else "")
+                )
             (terms.total / self.cfg.optim.grad_accum).backward()
         params = [p for g in self.opt.param_groups for p in g["params"]]
         grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
+        if not bool(torch.isfinite(grad_norm)):
+            self._stop(f"the gradient norm is {float(grad_norm)}")
         self.opt.step()
+        bad = nonfinite_tensors({n: p for n, p in self.model.named_parameters() if p.requires_grad})
+        if bad:
+            self._stop(
+                f"the optimiser step made weight {bad[0]!r} non-finite (learning rate {self.sched.get_last_lr()[0]:g})"
+            )
         self.sched.step()
         self.step += 1
         extra = {k: float(v.detach() if torch.is_tensor(v) else v) for k, v in extra.items()}
         return {"step": self.step, **terms.as_floats(), **extra, "grad_norm": float(grad_norm), "lr": self.sched.get_last_lr()[0],
                 "tasks": sorted({p.task for p in batch})}  # fmt: skip
 
+    def _stop(self, what: str, *, step: int | None = None) -> None:
+        """Stop training without saving: the message names the step and the last good checkpoint."""
+        step = self.step + 1 if step is None else step
+        last = self.out / "last"
+        if (last / STATE_FILE).is_file():
+            kept = f"the last good checkpoint {last} (step {_saved_step(last)}) is kept"
+        else:
+            kept = "no checkpoint had been saved"
+        raise IntegrityError(f"training stopped at step {step}: {what}; nothing was saved, {kept}")
+
     # ------------------------------------------------------------------ state
 
     def save(self, name: str = "last") -> Path:
+        """Checkpoint + optimiser state; refused (IntegrityError) if any weight is non-finite."""
         path = save_checkpoint(self.model, self.out / name, extra={"train_step": self.step})
-        torch.save({"step": self.step, "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-                    "torch_rng": torch.get_rng_state()}, path / STATE_FILE)  # fmt: skip
+        state = {"step": self.step, "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                 "torch_rng": torch.get_rng_state(), "weights_hash": weights_hash(self.model)}  # fmt: skip
+        tmp = path / f".{STATE_FILE}.tmp-{os.getpid()}"
+        torch.save(state, tmp)
+        os.replace(tmp, path / STATE_FILE)
         return path
 
     def resume(self) -> bool:
         path = self.out / "last"
         if not (path / STATE_FILE).is_file():
             return False
-        from safetensors.torch import load_file
-
-        state = load_file(path / "heads.safetensors")
+        sha256 = recorded_sha256(read_manifest(path), path) if self.verify else None
+        state = read_heads(path, sha256=sha256)  # non-finite tensors are refused by name
         self.model.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False
         )
-        run = torch.load(path / STATE_FILE, weights_only=False)
+        try:
+            run = torch.load(path / STATE_FILE, weights_only=False)
+        except Exception as err:  # a truncated or foreign file
+            raise IntegrityError(f"{path / STATE_FILE}: cannot read the trainer state ({err})") from None
+        if self.verify:
+            found = verify_weights(self.model, path, overrides=self.cfg.model_overrides)
+            if run.get("weights_hash", found) != found:  # older states have no hash
+                raise IntegrityError(
+                    f"{path / STATE_FILE} belongs to weights {run['weights_hash']}, but {path / HEADS_FILE} "
+                    f"holds {found}: the run directory mixes two saves (resume with --no-verify to accept it)"
+                )
         self.opt.load_state_dict(run["optimizer"])
         self.sched.load_state_dict(run["scheduler"])
         torch.set_rng_state(run["torch_rng"])
@@ -202,7 +259,12 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "train_config.json").write_text(json.dumps(_plain(cfg), indent=1))
         resumed = self.resume()
-        start, log_file = time.time(), (self.out / "metrics.jsonl").open("a")
+        start = time.time()
+        with (self.out / "metrics.jsonl").open("a") as log_file:
+            return self._train(log_file, start, resumed=resumed, stop_at=stop_at)
+
+    def _train(self, log_file, start: float, *, resumed: bool, stop_at: int | None) -> Path:
+        cfg = self.cfg
         if not resumed and self.step == 0 and cfg.stage == 1:
             from omniret.train.warm import run_warm_start
 
@@ -231,7 +293,6 @@ class Trainer:
         final = self.save("final")
         if cfg.eval.root or self.dev_pairs:
             self.evaluate(log_file)
-        log_file.close()
         return final
 
     def evaluate(self, log_file) -> dict:
@@ -246,6 +307,13 @@ class Trainer:
         log_file.flush()
         self.log(f"step {self.step} eval: " + ", ".join(f"{k} {100 * v:.1f}" for k, v in scores.items()))
         return scores
+
+
+def _saved_step(path: Path) -> int | str:
+    try:
+        return int(read_manifest(path).get("train_step"))
+    except (IntegrityError, TypeError, ValueError):
+        return "?"
 
 
 def _plain(cfg) -> dict:

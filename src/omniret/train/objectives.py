@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from omniret.config import ConfigError, QueryInstructionConfig
+from omniret.config import ConfigError, QueryInstructionConfig, check_fields
 from omniret.instructions import default_instruction
 
 
@@ -34,6 +34,7 @@ class CurriculumConfig:
     weight: float = 0.0  # final share of the global-negatives loss; 0 = the scope in loss.* only
 
     def __post_init__(self) -> None:
+        check_fields(self)  # finite
         if not 0.0 <= self.weight <= 1.0:
             raise ConfigError(f"negatives_curriculum.weight must be in [0, 1], got {self.weight}")
         if self.ramp < 1 or self.start < 0:
@@ -46,6 +47,7 @@ class InstructionMixConfig:
     generic: float = 0.0  # probability it gets the generic one
 
     def __post_init__(self) -> None:
+        check_fields(self)  # finite
         if min(self.target, self.generic) < 0 or self.target + self.generic > 1:
             raise ConfigError("instruction_mix: target and generic are probabilities summing to at most 1")
 

@@ -104,6 +104,13 @@ def run_warm_start(trainer, *, log=print) -> list[dict]:
     rows = []
     for step in range(w.steps):
         terms = warm_step(trainer, step)
+        if not bool(torch.isfinite(terms["total"].detach()).all()):
+            from omniret.errors import IntegrityError
+
+            raise IntegrityError(
+                f"warm start stopped at warm-start step {step + 1}: the loss is {float(terms['total'])}; "
+                "nothing was saved (lower warm_start.lr?)"
+            )
         if terms["total"].requires_grad:
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()

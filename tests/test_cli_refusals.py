@@ -1,0 +1,249 @@
+"""Refusals of the index commands (issue 12): one line naming the bad option or file, exit 2, and nothing
+created, deleted or overwritten. Hand-made 2-d rows and a fake model: no tower is loaded."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("lancedb")
+
+from omniret.cli.main import app
+from omniret.errors import InputError
+from omniret.index import FilterError, Index, IndexNotFoundError, SidecarError
+from omniret.index.search import search_vector
+from omniret.index.store import SIDECAR, Store, check_filter, schema
+
+# two image rows, two text rows; the query (1, 0) scores a1 > t1 > a2 > t2, so an unfiltered top 4 mixes them
+ROWS = [("a1", "image", (1.0, 0.0)), ("a2", "image", (0.0, 1.0)), ("t1", "text", (0.8, 0.6)),
+        ("t2", "text", (-1.0, 0.0))]  # fmt: skip
+
+
+class FakeModel:
+    model_id, weights_hash, dim, recipes = "synthetic", "w1", 2, {}
+
+    def encode(self, inputs, **_):
+        return np.tile(np.asarray([1.0, 0.0], np.float32), (len(inputs), 1))
+
+
+def make_db(path) -> Store:
+    import pyarrow as pa
+
+    store = Store(path)
+    store.write_sidecar({"model_id": "synthetic", "weights_hash": "w1", "recipe_hash": "0", "dim": 2})
+    x = np.asarray([v for *_, v in ROWS], np.float32)
+    cols = {f.name: pa.nulls(len(ROWS), f.type) for f in schema(2)}
+    ids = pa.array([u for u, *_ in ROWS])
+    cols.update(uri=ids, asset_id=ids, segment_id=pa.array(["whole"] * len(ROWS)),
+                modality=pa.array([m for _, m, _ in ROWS]),
+                vector=pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 2))  # fmt: skip
+    store.table(2).add(pa.table(cols, schema=schema(2)))
+    return store
+
+
+@pytest.fixture
+def db(tmp_path):
+    make_db(tmp_path / "db")
+    return tmp_path / "db"
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    """`omniret search` gets the fake model instead of loading the one the sidecar names."""
+    monkeypatch.setattr(Index, "model", property(lambda self: FakeModel()))
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def refused(out, code: int, *words: str) -> str:
+    """The command failed with ``code`` and one `omniret: error:` line naming every word; no traceback."""
+    lines = [ln for ln in out.output.splitlines() if ln.strip()]
+    assert out.exit_code == code, out.output
+    assert len(lines) == 1 and lines[0].startswith("omniret: error: "), out.output
+    assert "Traceback" not in out.output
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
+def uris(path) -> list[str]:
+    return sorted(Store(path).table().to_arrow()["uri"].to_pylist())
+
+
+# ------------------------------------------------------------------ 1. reads never create an index
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [["search", "x"], ["stats"], ["calibrate"], ["delete", "--where", "1=1"], ["delete", "a.png"]],
+    ids=["search", "stats", "calibrate", "delete-where", "delete-file"],
+)
+def test_commands_refuse_a_missing_db_and_create_nothing(tmp_path, cmd):
+    missing = tmp_path / "nope" / "db"
+    refused(run(*cmd, "--db", missing), 2, str(missing), "does not exist")
+    assert not (tmp_path / "nope").exists()
+    (tmp_path / "empty").mkdir()  # an existing directory that holds no index: refused, left empty
+    refused(run(*cmd, "--db", tmp_path / "empty"), 2, str(tmp_path / "empty"), "not an omniret index")
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_the_api_reads_never_create_an_index(tmp_path):
+    ix = Index(tmp_path / "db", model=FakeModel())
+    for call in (lambda: ix.search("x"), ix.stats, ix.calibrate, lambda: ix.delete(where="1=1"),
+                 lambda: search_vector(ix.store, np.ones(2), k=1)):  # fmt: skip
+        with pytest.raises(IndexNotFoundError, match="does not exist"):
+            call()
+    assert ix.store.table() is None and not (tmp_path / "db").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(IndexNotFoundError, match="not an index directory"):
+        Index(tmp_path / "file").stats()
+
+
+# ------------------------------------------------------------------ 2. delete --where is checked first
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["uri = ", "nosuchcol = 1", "uri > 5", "1=1) OR (1=1", "((uri = 'a1')", "uri = 'a1'; DROP TABLE segments",
+     "uri = 'a1' -- comment", "uri = 'a1' /* ) */", "uri = 'a1", "uri = $$a1$$", "uri = 'a1\\'", "  "],
+)  # fmt: skip
+def test_malformed_delete_where_deletes_nothing(db, where):
+    version = Store(db).table().version
+    out = run("delete", "t1", "--where", where, "--db", db)  # with a file too: that one is kept as well
+    refused(out, 2, "--where")
+    assert uris(db) == ["a1", "a2", "t1", "t2"] and Store(db).table().version == version
+
+
+def test_delete_where_and_files_in_one_commit(db, tmp_path):
+    version = Store(db).table().version
+    out = run("delete", "--where", "modality = 'text' AND uri <> 't2'", "--db", db)
+    assert out.exit_code == 0 and "deleted 1 rows" in out.output, out.output
+    assert uris(db) == ["a1", "a2", "t2"] and Store(db).table().version == version + 1
+    assert "deleted 0 rows" in run("delete", "--where", "uri = 'zz'", "--db", db).output
+    with pytest.raises(FilterError, match="nothing was deleted"):
+        Index(db).delete(uri="a1", where="nosuchcol = 1")
+    assert uris(db) == ["a1", "a2", "t2"]
+
+
+def test_check_filter_accepts_quoted_parentheses_and_refuses_escapes():
+    assert (
+        check_filter(" uri = 'a) OR (b' AND \"meta\" LIKE '%x''y%' ")
+        == "uri = 'a) OR (b' AND \"meta\" LIKE '%x''y%'"
+    )
+    assert check_filter("(1=1) OR (t0 > 2 AND (t1 < 3))") == "(1=1) OR (t0 > 2 AND (t1 < 3))"
+    for bad in ["1=1) OR (1=1", "1=1)", "(1=1", "x = 'a' ) OR ( 'b'", "1=1 -- )", "1=1 # x", 'a = "b']:
+        with pytest.raises(FilterError):
+            check_filter(bad)
+
+
+# ------------------------------------------------------------------ 2b. --where cannot undo --modality
+
+
+def test_where_cannot_escape_the_modality_filter(db, fake_model):
+    store = Store(db)
+    q = np.asarray([1.0, 0.0], np.float32)
+    with pytest.raises(FilterError, match="never opened"):
+        search_vector(store, q, k=4, modalities=["image"], where="1=1) OR (1=1")
+    out = run("search", "x", "--db", db, "--modality", "image", "--where", "1=1) OR (1=1", "--json")
+    refused(out, 2, "--where", "1=1) OR (1=1")
+    # the same condition written so it parses: it can only narrow the modality filter, never widen it
+    for where in ["(1=1) OR (1=1)", "uri = 't1' OR uri = 'a2'", "modality = 'text' OR 1=1"]:
+        hits = search_vector(store, q, k=4, modalities=["image"], where=where).hits
+        assert {h.modality for h in hits} == {"image"}, where
+        out = run("search", "x", "--db", db, "--modality", "image", "--where", where, "--json")
+        assert out.exit_code == 0, out.output
+        assert {h["modality"] for h in json.loads(out.output)["hits"]} == {"image"}, where
+
+
+@pytest.mark.parametrize("where", ["nosuchcol = 1", "uri > 5", "uri = ", "", "uri = 'a1'; x", "1=1) OR (1=1"])
+def test_malformed_search_where_is_one_line(db, fake_model, where):
+    for extra in ([], ["--modality", "image,text"], ["--calibration", "off"]):
+        refused(run("search", "x", "--db", db, "--where", where, *extra), 2, "--where", repr(where.strip()))
+
+
+def test_a_filter_that_slipped_past_the_check_is_refused_not_obeyed(db, monkeypatch):
+    search_mod = importlib.import_module("omniret.index.search")  # the module, not Index.search
+    monkeypatch.setattr(search_mod, "check_filter", lambda where: where)  # as if the scan had a hole
+    with pytest.raises(FilterError, match="overrides the modality filter"):
+        search_vector(Store(db), np.asarray([1.0, 0.0]), k=4, modalities=["image"], where="1=1) OR (1=1")
+
+
+# ------------------------------------------------------------------ 3. --modality, --group-by, -k, spans
+
+
+def test_unknown_modality_and_group_by_are_refused(db, fake_model):
+    line = refused(run("search", "x", "--db", db, "--modality", "image,bogus"), 2, "--modality", "'bogus'")
+    assert "image, audio, video, text" in line
+    refused(run("search", "x", "--db", db, "--modality", "image,"), 2, "--modality")
+    line = refused(run("search", "x", "--db", db, "--group-by", "foo"), 2, "--group-by", "'foo'")
+    assert "asset" in line
+    with pytest.raises(InputError, match="expected one or more of image, audio, video, text"):
+        Index(db, model=FakeModel()).search("x", modalities=["images"])
+    ok = run("search", "x", "--db", db, "--modality", "text, image", "--group-by", "asset", "--json")
+    assert ok.exit_code == 0 and len(json.loads(ok.output)["hits"]) == 4, ok.output
+
+
+@pytest.mark.parametrize("k", ["0", "-3"])
+def test_k_below_one_is_refused(db, fake_model, k):
+    refused(run("search", "x", "--db", db, "-k", k), 2, "-k")
+
+
+def test_huge_k_is_clamped_to_the_rows(db, fake_model):
+    for extra in ([], ["--group-by", "asset"], ["--modality", "image,text"]):
+        out = run("search", "x", "--db", db, "-k", str(10**12), "--json", *extra)
+        assert out.exit_code == 0, out.output
+        assert len(json.loads(out.output)["hits"]) == 4
+    assert len(search_vector(Store(db), np.ones(2), k=10**30, modalities=["text"]).hits) == 2
+
+
+@pytest.mark.parametrize("moment", ["0-inf", "nan-3", "inf-inf", "1e999-2", "5-2", "3-3", "-1-3", "1--3"])
+def test_non_finite_or_negative_video_moments_are_refused(db, fake_model, moment):
+    refused(run("search", "--db", db, "--video", f"clip.mp4@{moment}"), 2, "--video")
+
+
+# ------------------------------------------------------------------ 4. a corrupt omniret.json
+
+
+CORRUPT = {
+    "not-json": (b'{"model_id": "synthetic", ', "invalid JSON"),
+    "empty": (b"", "an empty file"),
+    "binary": (b"\xff\xfe\x00{", "UTF-8"),
+    "array": (b"[1, 2]", "expected a JSON object, found an array"),
+    "model-id": (b'{"model_id": 5}', "expected 'model_id' to be a string, found a number (5)"),
+    "dim": (b'{"dim": "32"}', "expected 'dim' to be a positive integer"),
+    "ann": (b'{"model_id": "synthetic", "ann": {"nprobes": "x"}}', "expected 'ann.nprobes' to be an integer"),
+    "calibration": (
+        b'{"calibration": {"stats": {"text": {"image": {"mean": "a"}}}}}',
+        "calibration.stats.text.image",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPT))
+def test_a_corrupt_sidecar_is_named_and_never_overwritten(db, fake_model, case):
+    data, expected = CORRUPT[case]
+    (db / SIDECAR).write_bytes(data)
+    for cmd in (["stats"], ["search", "x"], ["calibrate"], ["delete", "--where", "uri = 'a1'"],
+                ["index", str(db / "nothing-here"), "--quiet"]):  # fmt: skip
+        refused(run(*cmd, "--db", db), 2, str(db / SIDECAR), expected)
+        assert (db / SIDECAR).read_bytes() == data, cmd
+    assert uris(db) == ["a1", "a2", "t1", "t2"]
+    with pytest.raises(SidecarError, match="restore it or re-index"):
+        Store(db).check_model("synthetic", "w1", "0", 2)  # a writer refuses it too, before writing
+    assert (db / SIDECAR).read_bytes() == data
+
+
+def test_a_truncated_sidecar_is_refused(db):
+    whole = (db / SIDECAR).read_bytes()
+    for cut in (1, len(whole) // 2, len(whole) - 1):
+        (db / SIDECAR).write_bytes(whole[:cut])
+        refused(run("stats", "--db", db), 2, str(db / SIDECAR), "expected a JSON object")
+        assert (db / SIDECAR).read_bytes() == whole[:cut]
+    (db / SIDECAR).write_bytes(whole)
+    assert run("stats", "--db", db).exit_code == 0

@@ -1,0 +1,308 @@
+"""Issue 12: no file-system entry aborts or hangs ``omniret index``; odd names and odd text encodings
+are indexed, not dropped.
+
+Every run that could block on a FIFO goes through ``guarded``: the indexer runs in a thread joined
+with a timeout, and a hung ``open`` of a FIFO is released afterwards, so a regression fails the test
+instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from omniret.api import load_model
+from omniret.checkpoint import save_checkpoint
+from omniret.config import ModelConfig, from_dict
+from omniret.index import Index
+from omniret.model import OmniRet
+from tests.conftest import local_config_dict
+
+pytest.importorskip("lancedb")
+
+TIMEOUT = 60.0  # seconds; a normal run takes a few
+ODD = b"caf\xe9.txt"  # Latin-1 bytes: not UTF-8
+
+
+@pytest.fixture(scope="module")
+def ckpt(hf_dirs, tmp_path_factory):
+    import torch
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny"
+    save_checkpoint(OmniRet.build(from_dict(ModelConfig, local_config_dict(hf_dirs))), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(ckpt):
+    return load_model(ckpt, cache=False)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMNIRET_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def guarded(fn, *, fifos=(), timeout: float = TIMEOUT):
+    """``fn()`` in a thread; fails (instead of hanging) when it does not finish within ``timeout``."""
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as err:  # re-raised in the test's thread
+            out["error"] = err
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        for fifo in fifos:  # release an open() blocked on a FIFO, so the thread can end
+            try:
+                os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
+            except OSError:
+                pass
+        t.join(5)
+        pytest.fail(f"hung for more than {timeout:.0f} s (a FIFO or device was opened?)")
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def _png(path: Path, colour=(10, 200, 30)) -> None:
+    Image.new("RGB", (24, 24), colour).save(path)
+
+
+def _odd_entries(root: Path) -> dict[str, str]:
+    """Every kind of entry that is not an indexable file, created in ``root``: name -> words its reason
+    must contain."""
+    os.mkfifo(root / "pipe")
+    (root / "to-pipe.txt").symlink_to(root / "pipe")
+    (root / "self-loop.txt").symlink_to(root / "self-loop.txt")
+    (root / "loop-a.txt").symlink_to(root / "loop-b.txt")
+    (root / "loop-b.txt").symlink_to(root / "loop-a.txt")
+    (root / "dangling.png").symlink_to(root / "missing-target.png")
+    (root / "to-devnull.txt").symlink_to("/dev/null")
+    (root / "to-dir").symlink_to(root / "sub")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(root / "sock"))
+    sock.close()  # the socket file stays
+    return {
+        "pipe": "fifo",
+        "to-pipe.txt": "symlink to a fifo",
+        "self-loop.txt": "symlink loop",
+        "loop-a.txt": "symlink loop",
+        "loop-b.txt": "symlink loop",
+        "dangling.png": "not found",
+        "to-devnull.txt": "character device",
+        "to-dir": "symlink to a directory",
+        "sock": "socket",
+    }
+
+
+@pytest.fixture
+def odd_folder(tmp_path):
+    root = tmp_path / "media"
+    (root / "sub").mkdir(parents=True)
+    (root / "a-notes.md").write_text("First passage about cats.\n\nSecond passage about rockets.\n")
+    (root / "sub" / "deep.txt").write_text("a note in a sub folder\n")
+    _png(root / "z-image.png")  # sorted after every odd entry: it must still be indexed
+    return root, _odd_entries(root)
+
+
+def test_scan_classifies_every_entry_and_opens_none(odd_folder, monkeypatch):
+    from omniret.index.files import scan
+
+    root, expected = odd_folder
+    (root / "locked.txt").write_text("secret")
+    (root / "locked.txt").chmod(0)
+    (root / "closed").mkdir()
+    (root / "closed" / "inside.txt").write_text("hidden by permissions")
+    (root / "closed").chmod(0)
+    if os.geteuid() == 0:  # root reads everything: simulate what an ordinary user gets
+        real_access, real_scandir = os.access, os.scandir
+        monkeypatch.setattr(
+            os, "access", lambda p, m, **k: not str(p).endswith("locked.txt") and real_access(p, m, **k)
+        )
+
+        def scandir(p):
+            if str(p).endswith("closed"):
+                raise PermissionError(13, "Permission denied", str(p))
+            return real_scandir(p)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+    opened = []
+
+    def spy(real):
+        def opener(f, *a, **k):
+            if str(root) in os.fsdecode(f) if isinstance(f, (str, bytes, os.PathLike)) else False:
+                opened.append(f)
+            return real(f, *a, **k)
+
+        return opener
+
+    monkeypatch.setattr(builtins, "open", spy(builtins.open))
+    monkeypatch.setattr(os, "open", spy(os.open))
+    try:
+        found = guarded(lambda: scan([root, root / "no-such-folder"]), fifos=[root / "pipe"])
+    finally:
+        (root / "closed").chmod(0o755)
+    assert not opened  # classification is lstat/stat only
+    reasons = {Path(p).name: r for p, r in found.skipped}
+    for name, words in {**expected, "locked.txt": "permission denied", "closed": "permission denied",
+                        "no-such-folder": "not found"}.items():  # fmt: skip
+        assert words in reasons[name].lower(), (name, reasons.get(name))
+    assert [f.name for f in found.files] == ["a-notes.md", "deep.txt", "z-image.png"]
+    assert found.roots == {str(root): 3, str(root / "no-such-folder"): -1}
+
+
+def test_index_cli_skips_odd_entries_with_reasons_and_indexes_the_rest(odd_folder, tmp_path, ckpt):
+    from typer.testing import CliRunner
+
+    from omniret.cli.main import app
+
+    root, expected = odd_folder
+    os.symlink(b"nowhere", os.path.join(os.fsencode(root), b"gone-\xff.txt"))  # odd name, reported
+    (root / "a-notes.md.json").write_bytes(b'{"album": "\xff"}')  # unusable sidecar: a warning only
+    args = ["index", str(root), "--db", str(tmp_path / "db"), "--model", str(ckpt), "--quiet"]
+    result = guarded(lambda: CliRunner().invoke(app, args), fifos=[root / "pipe"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for name, words in expected.items():
+        line = next((x for x in lines if x.startswith(f"skipped {root / name}: ")), None)
+        assert line is not None and words in line.lower(), (name, line)
+    assert any(x.startswith(f"skipped {root}/gone-\\xff.txt: dangling symlink") for x in lines)
+    assert "warning: metadata sidecar" in result.output and "Traceback" not in result.output
+    ix = Index(tmp_path / "db", model="unused")
+    t = ix.store.table().to_arrow()
+    uris = {Path(u).name for u in t["uri"].to_pylist()}
+    assert uris == {"a-notes.md", "deep.txt", "z-image.png"}
+    again = guarded(lambda: CliRunner().invoke(app, args), fifos=[root / "pipe"])
+    assert again.exit_code == 0 and "added 0, replaced 0, unchanged 3" in again.output
+
+
+def test_a_fifo_swapped_in_after_the_scan_is_refused_not_opened(tmp_path):
+    from omniret.media import MediaError
+    from omniret.media.source import file_digest
+
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "pipe")
+    for name in ("pipe", "link.txt"):
+        with pytest.raises(MediaError, match="not a regular file"):
+            guarded(lambda n=name: file_digest(tmp_path / n), fifos=[tmp_path / "pipe"], timeout=10)
+
+
+def _rows(ix) -> dict:
+    t = ix.store.table().to_arrow()
+    cols = ("uri", "segment_id", "asset_id", "path_bytes", "modality", "text")
+    return {(r["uri"], r["segment_id"]): r for r in t.select(cols).to_pylist()}
+
+
+def test_a_name_that_is_not_utf8_is_indexed_stable_and_pruned_only_when_gone(tmp_path, model):
+    from omniret.index.indexer import asset_id
+
+    root = tmp_path / "media"
+    root.mkdir()
+    odd = os.path.join(os.fsencode(root), ODD)
+    with open(odd, "wb") as f:
+        f.write(b"A note with an odd file name about espresso.\n")
+    (root / "plain.txt").write_text("A plain note about tea.\n")
+    ix = Index(tmp_path / "db", model=model)
+    first = guarded(lambda: ix.add([root]))
+    assert not first.skipped and len(first.added) == 2
+    shown = f"{root}/caf\\xe9.txt"  # valid UTF-8: the bad byte written as \xe9
+    assert shown in first.added
+    rows = _rows(ix)
+    row = rows[(shown, "p0")]
+    assert row["path_bytes"] == odd and row["modality"] == "text" and "espresso" in row["text"]
+    assert row["uri"].encode("utf-8") and row["asset_id"] == asset_id(odd)
+    assert rows[(f"{root}/plain.txt", "p0")]["asset_id"] == asset_id(f"{root}/plain.txt")  # unchanged ids
+    version = ix.store.table().version
+    again = guarded(lambda: ix.add([root], prune=True))
+    assert (again.unchanged, again.rows_written, again.pruned) == (2, 0, [])
+    assert ix.store.table().version == version and len(_rows(ix)) == 2
+    assert [h.uri for h in ix.search("espresso", k=2).hits if "caf" in h.uri] == [shown]
+    os.unlink(odd)
+    gone = guarded(lambda: ix.add([root], prune=True))
+    assert gone.pruned == [shown] and gone.pruned_rows == 1
+    assert set(_rows(ix)) == {(f"{root}/plain.txt", "p0")}
+
+
+def test_an_index_made_before_path_bytes_still_opens_and_takes_new_rows(tmp_path, model):
+    import pyarrow as pa
+
+    from omniret.index.store import TABLE, schema
+
+    root = tmp_path / "media"
+    root.mkdir()
+    (root / "old.txt").write_text("An old note about sailing.\n")
+    ix = Index(tmp_path / "db", model=model)
+    ix.add([root])
+    old = ix.store.table().to_arrow().drop_columns(["path_bytes"])  # as written by the previous release
+    ix.store.db.drop_table(TABLE)
+    dim = old.schema.field("vector").type.list_size
+    ix.store.db.create_table(
+        TABLE, data=old, schema=pa.schema([f for f in schema(dim) if f.name != "path_bytes"])
+    )
+    assert "path_bytes" not in ix.store.table().schema.names
+    assert [Path(h.uri).name for h in ix.search("sailing", k=3).hits] == ["old.txt"]  # readable as is
+    with open(os.path.join(os.fsencode(root), ODD), "wb") as f:
+        f.write(b"A new note about kites.\n")
+    report = guarded(lambda: ix.add([root], prune=True))
+    assert report.unchanged == 1 and len(report.added) == 1 and not report.pruned  # old row recognised
+    rows = _rows(ix)
+    assert rows[(f"{root}/old.txt", "p0")]["path_bytes"] is None  # older rows: the path is the uri
+    assert rows[(f"{root}/caf\\xe9.txt", "p0")]["path_bytes"] == os.path.join(os.fsencode(root), ODD)
+
+
+def test_decode_text_utf16_slightly_bad_utf8_and_junk():
+    from omniret.media.source import decode_text, sniff
+
+    words = "Notes about the harbour, ümlauts and 😀.\n" * 20
+    assert decode_text(words.encode("utf-16")) == words
+    assert decode_text(b"\xfe\xff" + words.encode("utf-16-be")) == words
+    assert decode_text(words.encode("utf-8-sig")) == words
+    bad = bytearray(words.encode())
+    bad[10], bad[300] = 0xFF, 0x80  # two stray bytes in ~900
+    assert decode_text(bytes(bad)).count("\ufffd") == 2
+    assert sniff(bytes(bad)) == "text" and sniff(words.encode("utf-16")[:4095]) == "text"
+    rng = np.random.default_rng(0)
+    junk = rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    assert sniff(junk) is None and sniff(b"\xff\xfe" + junk) is None and sniff(b"\xef\xbb\xbf" + junk) is None
+    assert decode_text(junk) is None
+    lots = bytearray(words.encode())
+    lots[::40] = b"\xff" * len(lots[::40])  # 2.5 % bad bytes: not "a few"
+    assert decode_text(bytes(lots)) is None
+    for text in ("BMW and Audi, a comparison\n", "ID3 tags explained\n", "FORMAT: plain text\n"):
+        assert sniff(text.encode()) == "text"  # magic-number look-alikes are not media
+
+
+def test_utf16_and_slightly_invalid_utf8_files_are_indexed_as_text_and_junk_is_refused(tmp_path, model):
+    root = tmp_path / "media"
+    root.mkdir()
+    body = "Harbour notes.\r\n\r\nThe ferry leaves at noon.\r\n"
+    (root / "le.txt").write_bytes(body.encode("utf-16"))
+    (root / "be.md").write_bytes(b"\xfe\xff" + body.encode("utf-16-be"))
+    note = b"Cafe notes about lighthouses and ships."  # short: the tiny model has 128 positions
+    (root / "bad-bytes.txt").write_bytes(note[:4] + b"\xe9" + note[4:20] + b"\xff" + note[20:])
+    (root / "bmw.txt").write_text("BMW and Audi, a comparison of lighthouses\n")
+    rng = np.random.default_rng(1)
+    (root / "junk.txt").write_bytes(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    (root / "junk").write_bytes(b"\xff\xfe" + rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    report = guarded(lambda: Index(tmp_path / "db", model=model).add([root]))
+    reasons = {Path(f).name: r for f, r in report.skipped}
+    assert set(reasons) == {"junk.txt", "junk"} and all("not an image" in r for r in reasons.values())
+    rows = _rows(Index(tmp_path / "db", model=model))
+    texts = {Path(u).name: r["text"] for (u, _), r in rows.items()}
+    assert {Path(u).name: r["modality"] for (u, _), r in rows.items()} == dict.fromkeys(texts, "text")
+    assert set(texts) == {"le.txt", "be.md", "bad-bytes.txt", "bmw.txt"}
+    assert texts["le.txt"] == texts["be.md"] == "Harbour notes.\n\nThe ferry leaves at noon."
+    assert texts["bad-bytes.txt"] == "Cafe\ufffd notes about lig\ufffdhthouses and ships."
