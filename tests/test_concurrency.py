@@ -105,7 +105,7 @@ def test_another_process_holding_the_lock_is_named_and_a_killed_one_leaves_no_lo
 # ------------------------------------------------------------------ readers during a write
 
 WRITER = textwrap.dedent("""
-    import hashlib, sys, time
+    import hashlib, pathlib, sys, time
     import numpy as np
     from omniret.index import Index
 
@@ -117,9 +117,16 @@ WRITER = textwrap.dedent("""
             v = np.asarray([np.random.default_rng(s).normal(size=self.dim) for s in seeds], np.float32)
             return v / np.linalg.norm(v, axis=1, keepdims=True) if len(v) else v.reshape(0, self.dim)
 
-    def log(message):  # after each commit: a pause, so the reader sees every committed state
+    total, acks = 0, pathlib.Path(sys.argv[3])
+
+    def log(message):  # after each commit: wait until the reader has seen it (a handshake, not a sleep)
+        global total
         print(message, flush=True)
-        time.sleep(0.2)
+        if message.startswith("committed "):
+            total += int(message.split()[1])
+            deadline = time.monotonic() + 60
+            while not (acks / str(total)).exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     Index(sys.argv[1], model=Model()).add([sys.argv[2]], batch_files=3, log=log)
 """)
@@ -133,7 +140,9 @@ def test_readers_only_see_committed_states_while_another_process_ingests(tmp_pat
         Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(media / f"img{i:02}.png")
     committed = {0, 3, 6, 9, 12}
     env = {**ENV, "OMNIRET_CACHE_DIR": str(tmp_path / "cache")}
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(media)],
+    acks = tmp_path / "acks"  # the reader marks each row count it has seen; the writer waits for it
+    acks.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(media), str(acks)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
     seen, reads, busy, deadline = set(), 0, None, time.monotonic() + 120
     try:
@@ -165,6 +174,7 @@ def test_readers_only_see_committed_states_while_another_process_ingests(tmp_pat
                 except BusyError as err:
                     busy = str(err)
             seen.add(n)
+            (acks / str(n)).touch()
             reads += 1
             if finished:
                 break
