@@ -20,12 +20,8 @@ def offline(
 ) -> None:
     """The offline benchmark from packaged real data (openclipart, Fashion-MNIST, Asterisk, GM renders, animals)."""
     from omniret.bench.offline import OfflineBuilder
-    from omniret.bench.sources import SourceMissingError
 
-    try:
-        manifest = OfflineBuilder(out, limit=limit, log=typer.echo).build()
-    except SourceMissingError as err:
-        raise typer.BadParameter(str(err)) from None
+    manifest = OfflineBuilder(out, limit=limit, log=typer.echo).build()  # a missing source: one line, exit 1
     typer.echo(f"wrote {len(manifest['tasks'])} tasks and {manifest['train_pairs']} train pairs to {out}")
 
 
@@ -40,9 +36,9 @@ def ood(
     manifest = OodBuilder(out, limit=limit, log=typer.echo).build()
     present = [n for n, s in manifest["sources"].items() if s["present"]]
     if not manifest["tasks"]:
-        raise typer.BadParameter(
-            f"no OOD source is installed: {'; '.join(manifest['skipped_sources'].values())}"
-        )
+        from omniret.errors import OmniretError
+
+        raise OmniretError(f"no OOD source is installed: {'; '.join(manifest['skipped_sources'].values())}")
     typer.echo(
         f"wrote {len(manifest['tasks'])} tasks from {len(present)} sources to {out}"
         + (f" (skipped: {', '.join(manifest['skipped_sources'])})" if manifest["skipped_sources"] else "")
@@ -85,7 +81,12 @@ def acm(
         for attr in ("audio", "video", "image"):
             if getattr(c, attr) and not Path(getattr(c, attr)).is_absolute():
                 setattr(c, attr, str((base / getattr(c, attr)).resolve()))
-    lo, hi = (float(x) for x in window.split(","))
+    from omniret.errors import InputError
+
+    try:
+        lo, hi = (float(x) for x in window.split(","))
+    except ValueError:
+        raise InputError(f"--window {window!r}: expected two numbers 'lo,hi'") from None
     modify = llm_modification(llm_url, llm_model) if llm_url else None
     captions, audio = default_embedders()
     try:
@@ -93,7 +94,7 @@ def acm(
             rows, caption_embed=captions, audio_embed=audio, modify=modify, window=(lo, hi), delta=delta
         )
     except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
+        raise InputError(str(err)) from None
     root = base.resolve()
     tasks = {"acm_at2a": acm_tasks(triplets, root=root), **audio_visual_tasks(triplets, rows, root=root)}
     out.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,9 @@ def _parse_meta(items: list[str] | None) -> dict:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise typer.BadParameter(f"--meta {item!r} must look like key=value")
+            from omniret.errors import InputError
+
+            raise InputError(f"--meta {item!r} must look like key=value")
         meta[key] = value
     return meta
 
@@ -94,9 +96,7 @@ def index(
     from omniret.index.store import Store
 
     if video_segments not in (None, *VIDEO_MODES):
-        raise typer.BadParameter(
-            f"--video-segments must be one of {', '.join(VIDEO_MODES)}, not {video_segments!r}"
-        )
+        raise InputError(f"--video-segments must be one of {', '.join(VIDEO_MODES)}, not {video_segments!r}")
     if build_ann:
         check_target(target_recall)  # before hours of indexing, not after
     if dry_run and not prune:
