@@ -133,3 +133,43 @@ def local_config_dict(hf_dirs) -> dict:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def ckpt(hf_dirs, tmp_path_factory):
+    """A tiny real-architecture model saved as a checkpoint, so every process loads identical weights."""
+    from omniret.checkpoint import save_checkpoint
+    from omniret.model import OmniRet
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny"
+    save_checkpoint(OmniRet.build(from_dict(ModelConfig, local_config_dict(hf_dirs))), path)
+    return path
+
+
+def guarded(fn, *, fifos=(), timeout: float = 60.0):
+    """``fn()`` in a thread; fails (instead of hanging) when it does not finish within ``timeout``."""
+    import threading
+
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as err:  # re-raised in the test's thread
+            out["error"] = err
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        for fifo in fifos:  # release an open() blocked on a FIFO, so the thread can end
+            try:
+                os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
+            except OSError:
+                pass
+        t.join(5)
+        pytest.fail(f"hung for more than {timeout:.0f} s (a FIFO or device was opened?)")
+    if "error" in out:
+        raise out["error"]
+    return out["value"]

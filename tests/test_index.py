@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from omniret.api import Embedder, load_model
-from omniret.checkpoint import save_checkpoint
 from omniret.config import ModelConfig, from_dict
 from omniret.index import Index, IndexMismatchError
 from omniret.inputs import OmniInput
@@ -18,17 +17,6 @@ from tests.conftest import local_config_dict
 from tests.media_factory import png_bytes, sine, write_audio, write_video
 
 pytest.importorskip("lancedb")
-
-
-@pytest.fixture(scope="module")
-def ckpt(hf_dirs, tmp_path_factory):
-    """A tiny real-architecture model saved as a checkpoint, so every process loads identical weights."""
-    import torch
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    save_checkpoint(OmniRet.build(from_dict(ModelConfig, local_config_dict(hf_dirs))), path)
-    return path
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import builtins
 import os
 import socket
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -19,26 +18,12 @@ import pytest
 from PIL import Image
 
 from omniret.api import load_model
-from omniret.checkpoint import save_checkpoint
-from omniret.config import ModelConfig, from_dict
 from omniret.index import Index
-from omniret.model import OmniRet
-from tests.conftest import local_config_dict
+from tests.conftest import guarded
 
 pytest.importorskip("lancedb")
 
-TIMEOUT = 60.0  # seconds; a normal run takes a few
 ODD = b"caf\xe9.txt"  # Latin-1 bytes: not UTF-8
-
-
-@pytest.fixture(scope="module")
-def ckpt(hf_dirs, tmp_path_factory):
-    import torch
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    save_checkpoint(OmniRet.build(from_dict(ModelConfig, local_config_dict(hf_dirs))), path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -49,32 +34,6 @@ def model(ckpt):
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("OMNIRET_CACHE_DIR", str(tmp_path / "cache"))
-
-
-def guarded(fn, *, fifos=(), timeout: float = TIMEOUT):
-    """``fn()`` in a thread; fails (instead of hanging) when it does not finish within ``timeout``."""
-    out: dict = {}
-
-    def run() -> None:
-        try:
-            out["value"] = fn()
-        except BaseException as err:  # re-raised in the test's thread
-            out["error"] = err
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        for fifo in fifos:  # release an open() blocked on a FIFO, so the thread can end
-            try:
-                os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
-            except OSError:
-                pass
-        t.join(5)
-        pytest.fail(f"hung for more than {timeout:.0f} s (a FIFO or device was opened?)")
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
 
 
 def _png(path: Path, colour=(10, 200, 30)) -> None:

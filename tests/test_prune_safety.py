@@ -8,34 +8,19 @@ deleted, whatever the scan could or could not see.
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from omniret.api import load_model
-from omniret.checkpoint import save_checkpoint
 from omniret.cli.main import app
-from omniret.config import ModelConfig, from_dict
 from omniret.errors import InputError
 from omniret.index import Index
-from omniret.model import OmniRet
-from tests.conftest import local_config_dict
+from tests.conftest import guarded
 
 pytest.importorskip("lancedb")
 
-TIMEOUT = 60.0
-
-
-@pytest.fixture(scope="module")
-def ckpt(hf_dirs, tmp_path_factory):
-    import torch
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    save_checkpoint(OmniRet.build(from_dict(ModelConfig, local_config_dict(hf_dirs))), path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -46,32 +31,6 @@ def model(ckpt):
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("OMNIRET_CACHE_DIR", str(tmp_path / "cache"))
-
-
-def guarded(fn, *, fifos=(), timeout: float = TIMEOUT):
-    """``fn()`` in a thread; fails (instead of hanging) when it does not finish within ``timeout``."""
-    out: dict = {}
-
-    def run() -> None:
-        try:
-            out["value"] = fn()
-        except BaseException as err:
-            out["error"] = err
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        for fifo in fifos:  # release an open() blocked on a FIFO, so the thread can end
-            try:
-                os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
-            except OSError:
-                pass
-        t.join(5)
-        pytest.fail(f"hung for more than {timeout:.0f} s")
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
 
 
 def cli(*args, fifos=()):

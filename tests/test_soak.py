@@ -22,11 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from omniret.checkpoint import save_checkpoint
-from omniret.config import ModelConfig, from_dict
 from omniret.index import Index
-from omniret.model import OmniRet
-from tests.conftest import local_config_dict
 from tests.media_factory import sine, write_audio
 
 pytestmark = [
@@ -36,16 +32,6 @@ pytestmark = [
 pytest.importorskip("lancedb")
 
 KILLS_PER_PHASE = 8  # three phases: >= 20 kills that land while the job runs
-
-
-@pytest.fixture(scope="module")
-def ckpt(hf_dirs, tmp_path_factory):
-    import torch
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    save_checkpoint(OmniRet.build(from_dict(ModelConfig, local_config_dict(hf_dirs))), path)
-    return path
 
 
 @pytest.fixture(scope="module")

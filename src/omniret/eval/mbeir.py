@@ -247,14 +247,20 @@ def find_tasks(root: Path, split: str = "test", pattern: str = "*") -> list[tupl
     return found
 
 
+def _unique_id(row: dict, key: str, where: str, seen: dict[str, int], line: int) -> str:
+    """The row's id under ``key``, refused when an earlier line of the file (``seen``: id -> line) had it."""
+    value = _id(row, key, where)
+    if value in seen:
+        raise BenchmarkFormatError(f"{where}: {key} {value!r} repeats line {seen[value]}")
+    seen[value] = line
+    return value
+
+
 def read_pool(pfile: Path) -> list[Candidate]:
     out, seen = [], {}
     for n, row in _read_jsonl(pfile, ("did", "modality")):
         where = f"{pfile}:{n}"
-        did = _id(row, "did", where)
-        if did in seen:
-            raise BenchmarkFormatError(f"{where}: did {did!r} repeats line {seen[did]}")
-        seen[did] = n
+        did = _unique_id(row, "did", where, seen, n)
         modality = _modality(row, "modality", where)
         c = _content(row, CAND_FIELDS, modality, where)
         out.append(Candidate(did=did, modality=modality, txt=c["txt"], img_path=c["img_path"],
@@ -266,10 +272,7 @@ def read_queries(qfile: Path) -> list[Query]:
     out, seen = [], {}
     for n, row in _read_jsonl(qfile, ("qid", "query_modality", "pos_cand_list")):
         where = f"{qfile}:{n}"
-        qid = _id(row, "qid", where)
-        if qid in seen:
-            raise BenchmarkFormatError(f"{where}: qid {qid!r} repeats line {seen[qid]}")
-        seen[qid] = n
+        qid = _unique_id(row, "qid", where, seen, n)
         modality = _modality(row, "query_modality", where)
         c = _content(row, QUERY_FIELDS, modality, where)
         positives = _id_list(row, "pos_cand_list", where)

@@ -6,19 +6,10 @@ from pathlib import Path
 
 from omniret.errors import InputError
 from omniret.index import calibrate as calibration_stats
+from omniret.index.filters import FilterError, check_filter, filter_problem, quote
 from omniret.index.indexer import BATCH_FILES, Indexer, IndexReport
 from omniret.index.search import ANN_MIN_ROWS, SearchResult, check_options, search, search_vector
-from omniret.index.store import (
-    SIDECAR,
-    FilterError,
-    IndexMismatchError,
-    IndexNotFoundError,
-    SidecarError,
-    Store,
-    check_filter,
-    filter_problem,
-    quote,
-)
+from omniret.index.store import SIDECAR, IndexMismatchError, IndexNotFoundError, SidecarError, Store
 from omniret.inputs import OmniInput
 
 __all__ = ["FilterError", "Index", "IndexMismatchError", "IndexNotFoundError", "IndexReport", "SearchResult",

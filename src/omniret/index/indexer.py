@@ -30,7 +30,8 @@ from omniret.errors import InputError
 from omniret.index.calibrate import calibrate, is_current
 from omniret.index.decompose import decompose, encode_limit, segmentation, with_pooled_whole
 from omniret.index.files import Scan, detect, display, duration, printable, scan
-from omniret.index.store import Store, quote
+from omniret.index.filters import quote
+from omniret.index.store import Store
 from omniret.inputs import OmniInput
 from omniret.media import MediaError
 from omniret.media.source import file_digest

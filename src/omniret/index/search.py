@@ -15,7 +15,8 @@ import numpy as np
 
 from omniret.errors import InputError
 from omniret.index.calibrate import MODALITIES, Calibration, choose
-from omniret.index.store import FilterError, IndexNotFoundError, Store, check_filter, filter_problem, quote
+from omniret.index.filters import FilterError, check_filter, filter_problem, quote
+from omniret.index.store import IndexNotFoundError, Store
 from omniret.inputs import OmniInput
 
 ANN_MIN_ROWS = 50_000  # below this, exact search is fast enough and always exact
