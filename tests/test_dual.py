@@ -44,3 +44,57 @@ def test_dual_encoder_learns_colour_names_and_round_trips(tmp_path, dataset):  #
     ]
     expect = texts[0] + images[0]
     np.testing.assert_allclose(both, expect / np.linalg.norm(expect), atol=1e-5)
+
+
+def _shipped_copy(tmp_path):
+    import shutil
+
+    from omniret.api import SHIPPED
+
+    return shutil.copytree(SHIPPED / "dual-encoder", tmp_path / "dual")
+
+
+def test_the_dual_encoder_records_and_verifies_its_heads_hash(tmp_path):
+    import hashlib
+
+    import pytest
+
+    from omniret.errors import IntegrityError
+
+    out = _shipped_copy(tmp_path)
+    meta = json.loads((out / "dual_encoder.json").read_text())
+    assert meta["heads_sha256"] == hashlib.sha256((out / "heads.safetensors").read_bytes()).hexdigest()
+    data = bytearray((out / "heads.safetensors").read_bytes())
+    data[-2] ^= 0x01  # one low mantissa bit of the last float16
+    (out / "heads.safetensors").write_bytes(bytes(data))
+    with pytest.raises(IntegrityError) as err:
+        load_model(str(out), cache=False)
+    assert str(out / "heads.safetensors") in str(err.value) and meta["heads_sha256"][:16] in str(err.value)
+    assert "dual_encoder.json" in str(err.value)
+    assert load_model(str(out), cache=False, verify=False).dim == 384  # the explicit escape
+
+
+def test_the_dual_encoder_refuses_nan_heads_and_a_broken_description(tmp_path):
+    import pytest
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from omniret.dual import build_heads, save_dual
+    from omniret.errors import IntegrityError
+
+    out = _shipped_copy(tmp_path)
+    state = load_file(out / "heads.safetensors")
+    name = sorted(state)[0]
+    state[name][0] = float("nan")
+    save_file(state, out / "heads.safetensors")
+    with pytest.raises(IntegrityError, match=f"tensor '{name}'.*non-finite"):
+        load_model(str(out), cache=False, verify=False)  # refused even without verification
+    (out / "dual_encoder.json").write_text("{not json")
+    with pytest.raises(IntegrityError, match=r"dual_encoder\.json: not a dual-encoder description"):
+        load_model(str(out), cache=False)
+    heads = build_heads({"vision": 4}, dim=4, hidden=4)
+    with torch.no_grad():
+        next(heads.parameters()).fill_(float("inf"))
+    with pytest.raises(IntegrityError, match="not saved"):
+        save_dual(heads, tmp_path / "new", {"dim": 4})
+    assert not (tmp_path / "new" / "heads.safetensors").exists()

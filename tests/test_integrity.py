@@ -63,12 +63,25 @@ def test_load_verifies_and_recomputes_the_saved_hash(ckpt):
     assert manifest(ckpt)["heads_sha256"] == hashlib.sha256(data).hexdigest()
 
 
-def test_shipped_checkpoint_verifies(tmp_path):
-    """The shipped heads predate heads_sha256: their weights_hash alone is checked, and matches."""
+def test_shipped_checkpoint_verifies_and_a_changed_byte_of_it_is_refused(tmp_path):
+    """The shipped manifest records both hashes; a copy with one low mantissa bit flipped in its last
+    float16 (below what the weights hash could see in an fp32 tensor) is refused by the SHA-256."""
+    import shutil
+
     from omniret.api import SHIPPED
 
-    model = load_checkpoint(SHIPPED / "omniret-small", merge_lora=False)
-    assert weights_hash(model) == manifest(SHIPPED / "omniret-small")["weights_hash"]
+    shipped = SHIPPED / "omniret-small"
+    model = load_checkpoint(shipped, merge_lora=False)
+    assert weights_hash(model) == manifest(shipped)["weights_hash"]
+    assert (
+        manifest(shipped)["heads_sha256"] == hashlib.sha256((shipped / HEADS_FILE).read_bytes()).hexdigest()
+    )
+    copy = shutil.copytree(shipped, tmp_path / "copy")
+    data = bytearray((copy / HEADS_FILE).read_bytes())
+    data[-2] ^= 0x01
+    (copy / HEADS_FILE).write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match=r"SHA-256|weights hash"):
+        load_checkpoint(copy, merge_lora=False)
 
 
 def test_a_flipped_low_byte_is_refused_naming_the_file_and_both_hashes(ckpt):

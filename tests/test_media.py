@@ -204,3 +204,55 @@ def test_sniff_by_content():
     assert sniff(b"\x00\x00\x00\x18ftypmp42") == "container"
     assert sniff("héllo wörld\n".encode()) == "text"
     assert sniff(bytes(range(256))) is None
+
+
+def test_a_stream_whose_frames_change_format_rate_and_layout_is_resampled_whole():
+    """A damaged MP3 (the corpus of tests/test_media_corpus.py found it) switches sample format, rate
+    and layout between frames; one libswresample context refuses that, so each change gets a new one."""
+    import av
+
+    from omniret.media.pcm import MonoResampler
+
+    def frame(wave: np.ndarray, fmt: str, layout: str, rate: int):
+        f = av.AudioFrame.from_ndarray(wave, format=fmt, layout=layout)
+        f.sample_rate = rate
+        return f
+
+    a = (sine(440.0, 1.0, 16000) * 32767).astype(np.int16)[None]  # s16 mono, 1 s at 16 kHz
+    b = np.stack([sine(1000.0, 1.0, 22050)] * 2)  # fltp stereo, 1 s at 22.05 kHz
+    r = MonoResampler(rate=16000)
+    chunks = r.push(frame(a, "s16", "mono", 16000)) + r.push(frame(b, "fltp", "stereo", 22050)) + r.flush()
+    wave = np.concatenate(chunks)
+    assert abs(len(wave) - 32000) <= 64  # both seconds, at the target rate
+    assert abs(dominant_frequency(wave[1000:15000], 16000) - 440) < 5
+    assert abs(dominant_frequency(wave[17000:31000], 16000) - 1000) < 5
+    assert r.flush() == []
+
+
+def test_a_container_tag_that_is_not_utf8_does_not_stop_decoding(tmp_path):
+    """PyAV decodes container metadata strictly; one damaged ID3 title made every reader fail with a
+    bare UnicodeDecodeError before any stream was read (found by tests/test_media_corpus.py)."""
+    import av
+
+    from omniret.index.files import detect, duration
+
+    path = tmp_path / "tagged.mp3"
+    wave = sine(440.0, 1.0, 16000)
+    with av.open(str(path), "w", format="mp3") as out:
+        out.metadata["title"] = "TITLEMARK"
+        stream = out.add_stream("mp3", rate=16000, layout="mono")
+        for i in range(0, len(wave), 1152):
+            frame = av.AudioFrame.from_ndarray(wave[None, i : i + 1152], format="flt", layout="mono")
+            frame.sample_rate = 16000
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    data = path.read_bytes()
+    assert data.count(b"TITLEMARK") == 1
+    path.write_bytes(data.replace(b"TITLEMARK", b"TI\xae\xb0LEMRK"))  # same length: offsets unchanged
+    with pytest.raises(UnicodeDecodeError):
+        av.open(str(path))  # the trap, still there in PyAV's default
+    got = load_audio(path)
+    assert abs(len(got) - 16000) <= 1152 and abs(dominant_frequency(got, 16000) - 440) < 5
+    assert detect(path, data[:64]) == "audio" and 0.9 < duration(path, "audio", len(data)) < 1.2

@@ -22,7 +22,6 @@ from tests.conftest import guarded
 pytest.importorskip("lancedb")
 
 
-
 @pytest.fixture(scope="module")
 def model(ckpt):
     return load_model(ckpt, cache=False)

@@ -288,9 +288,9 @@ def load_model(
     from omniret.dual import is_dual, load_dual
 
     if name == "dual-encoder" and is_dual(SHIPPED / name):
-        return load_dual(SHIPPED / name, cache=feature_cache)
+        return load_dual(SHIPPED / name, cache=feature_cache, verify=verify)
     if is_dual(name):
-        return load_dual(name, cache=feature_cache)
+        return load_dual(name, cache=feature_cache, verify=verify)
     if is_checkpoint(name):
         return Embedder(
             load_checkpoint(name, overrides=overrides, verify=verify),

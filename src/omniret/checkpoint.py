@@ -133,7 +133,7 @@ def verify_weights(model: OmniRet, path: str | Path, *, overrides: list[str] | t
     return found
 
 
-def _write_atomic(file: Path, write) -> None:
+def write_atomic(file: Path, write) -> None:
     """``write(tmp)`` then rename over ``file``: readers see the old file or the new one, never half."""
     tmp = file.with_name(f".{file.name}.tmp-{os.getpid()}")
     try:
@@ -178,8 +178,8 @@ def save_checkpoint(
     }
     check_finite(state, f"refusing to save {path} as {dtype}")  # e.g. float16 overflow
     data = save(state)
-    _write_atomic(path / HEADS_FILE, lambda tmp: tmp.write_bytes(data))
-    _write_atomic(path / CONFIG_FILE, lambda tmp: tmp.write_text(dump_config(model.config)))
+    write_atomic(path / HEADS_FILE, lambda tmp: tmp.write_bytes(data))
+    write_atomic(path / CONFIG_FILE, lambda tmp: tmp.write_text(dump_config(model.config)))
     manifest = {
         "omniret_version": __version__,
         "name": model.config.name,
@@ -190,7 +190,7 @@ def save_checkpoint(
         "recipes": recipes(model),
         **(extra or {}),
     }
-    _write_atomic(path / MANIFEST_FILE, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2) + "\n"))
+    write_atomic(path / MANIFEST_FILE, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2) + "\n"))
     return path
 
 
@@ -199,7 +199,9 @@ def is_checkpoint(path: str | Path) -> bool:
     return (p / CONFIG_FILE).is_file() and (p / HEADS_FILE).is_file()
 
 
-def read_heads(path: str | Path, *, sha256: str | None = None) -> dict[str, torch.Tensor]:
+def read_heads(
+    path: str | Path, *, sha256: str | None = None, manifest: str = MANIFEST_FILE
+) -> dict[str, torch.Tensor]:
     """The tensors of ``path/heads.safetensors``. Bytes that do not hash to ``sha256`` (when given),
     an unreadable file and non-finite tensors are an IntegrityError naming the file (and tensor)."""
     from safetensors.torch import load
@@ -212,7 +214,7 @@ def read_heads(path: str | Path, *, sha256: str | None = None) -> dict[str, torc
     except OSError as err:
         raise IntegrityError(f"{file}: cannot read ({err.strerror or err})") from None
     found = hashlib.sha256(data).hexdigest() if sha256 is not None else None
-    differs = f"; the file also differs from the SHA-256 in {MANIFEST_FILE}" if found != sha256 else ""
+    differs = f"; the file also differs from the SHA-256 in {manifest}" if found != sha256 else ""
     try:
         state = load(data)
     except Exception as err:  # SafetensorError, a truncated header, an unknown dtype ...
@@ -227,7 +229,7 @@ def read_heads(path: str | Path, *, sha256: str | None = None) -> dict[str, torc
     if found != sha256:
         raise IntegrityError(
             f"{file}: SHA-256 {found[:16]}... does not match {sha256[:16]}... recorded in "
-            f"{Path(path) / MANIFEST_FILE}; the file is corrupted or was changed after saving "
+            f"{Path(path) / manifest}; the file is corrupted or was changed after saving "
             "(load with verify=False / --no-verify to use it anyway)"
         )
     return state

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from omniret.errors import IntegrityError
 from omniret.inputs import OmniInput
 
 CONFIG_FILE = "dual_encoder.json"
@@ -131,14 +132,21 @@ def build_heads(tower_dims: dict[str, int], *, dim: int = 384, hidden: int = 102
 
 
 def save_dual(heads: nn.ModuleDict, out: Path, meta: dict, *, dtype=torch.float16) -> Path:
-    from safetensors.torch import save_file
+    """Heads and ``dual_encoder.json`` (with the heads' SHA-256), each written whole or not at all;
+    non-finite heads are refused before anything is written."""
+    from safetensors.torch import save
 
+    from omniret.checkpoint import nonfinite_tensors, write_atomic
+
+    state = {k: v.detach().to(dtype).contiguous() for k, v in heads.state_dict().items()}
+    bad = nonfinite_tensors(state)
+    if bad:
+        raise IntegrityError(f"{out}: not saved, tensor {bad[0]!r} holds non-finite values (NaN or infinity)")
     out.mkdir(parents=True, exist_ok=True)
-    save_file(
-        {k: v.detach().to(dtype).contiguous() for k, v in heads.state_dict().items()},
-        out / "heads.safetensors",
-    )
-    (out / CONFIG_FILE).write_text(json.dumps(meta, indent=1))
+    data = save(state)
+    write_atomic(out / "heads.safetensors", lambda tmp: tmp.write_bytes(data))
+    meta = {**meta, "heads_sha256": hashlib.sha256(data).hexdigest()}
+    write_atomic(out / CONFIG_FILE, lambda tmp: tmp.write_text(json.dumps(meta, indent=1)))
     return out
 
 
@@ -146,14 +154,24 @@ def is_dual(path) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
 
 
-def load_dual(path, *, cache=None) -> DualEncoder:
-    from safetensors.torch import load_file
+def load_dual(path, *, cache=None, verify: bool = True) -> DualEncoder:
+    """``verify`` checks the heads' bytes against the SHA-256 in ``dual_encoder.json`` (when it has
+    one); non-finite tensors are refused either way, naming the tensor."""
+    from omniret.checkpoint import read_heads
 
     path = Path(path)
-    meta = json.loads((path / CONFIG_FILE).read_text())
-    heads = build_heads(meta["tower_dims"], dim=meta["dim"], hidden=meta["hidden"])
-    heads.load_state_dict({k: v.float() for k, v in load_file(path / "heads.safetensors").items()})
-    return DualEncoder(heads, preset=meta["preset"], cache=cache, model_id=meta.get("model_id", path.name))
+    try:
+        meta = json.loads((path / CONFIG_FILE).read_text())
+        sizes = (meta["tower_dims"], meta["dim"], meta["hidden"], meta["preset"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise IntegrityError(
+            f"{path / CONFIG_FILE}: not a dual-encoder description ({type(err).__name__}: {err})"
+        ) from None
+    sha = meta.get("heads_sha256") if verify else None
+    heads = build_heads(sizes[0], dim=sizes[1], hidden=sizes[2])
+    state = read_heads(path, sha256=sha, manifest=CONFIG_FILE)
+    heads.load_state_dict({k: v.float() for k, v in state.items()})
+    return DualEncoder(heads, preset=sizes[3], cache=cache, model_id=meta.get("model_id", path.name))
 
 
 def seed_all(seed: int) -> None:

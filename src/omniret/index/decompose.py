@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from omniret.inputs import OmniInput
+from omniret.media.source import open_container
 
 AUDIO_WINDOW, AUDIO_HOP = 10.0, 8.0  # 10 s windows with 2 s overlap
 VIDEO_WINDOW = 10.0
@@ -133,7 +134,7 @@ def video_segments(
     if mode not in VIDEO_MODES:
         raise ValueError(f"video segmentation must be one of {VIDEO_MODES}, got {mode!r}")
     try:
-        with av.open(str(path)) as c:
+        with open_container(str(path)) as c:
             stream = c.streams.video[0]
             duration = (
                 float(stream.duration * stream.time_base) if stream.duration else (c.duration or 0) / 1e6

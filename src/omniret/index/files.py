@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omniret.media.source import sniff
+from omniret.media.source import open_container, sniff
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 
@@ -196,7 +196,7 @@ def _probe(path: Path) -> str | None:
     import av
 
     try:
-        with av.open(str(path)) as c:
+        with open_container(str(path)) as c:
             video = [s for s in c.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
             if video:
                 return "video"
@@ -211,10 +211,8 @@ def duration(path: Path, modality: str | None, size: int) -> float:
     Images count as one second and text as one second per 2,000 characters: roughly what they cost.
     """
     if modality in ("audio", "video"):
-        import av
-
         try:
-            with av.open(str(path)) as c:
+            with open_container(str(path)) as c:
                 if c.duration:
                     return c.duration / 1_000_000
         except Exception:  # a broken file is reported when it is decoded

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from omniret.media.errors import CorruptMediaError, EmptyMediaError, MediaTooLargeError, WrongModalityError
-from omniret.media.source import av_input, describe, open_source, read_bytes, sniff
+from omniret.media.pcm import MonoResampler, align
+from omniret.media.source import describe, open_container, open_source, read_bytes, sniff
 
 SAMPLE_RATE = 16000
 MAX_SECONDS = 4 * 3600.0
@@ -134,10 +135,9 @@ def audio_duration(source, *, exact: bool = False) -> float | None:
     """Seconds of the first audio stream of a path or bytes from its headers (nothing decoded), None
     when unknown. ``exact`` checks the end by decoding the last ~30 s after a seek (compressed files
     without an index only estimate their length), or the whole stream when that seek finds nothing."""
-    import av
 
     try:
-        with av.open(av_input(source)) as container:
+        with open_container(source) as container:
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]
@@ -169,7 +169,7 @@ def iter_audio_windows(
     import av
 
     try:
-        with av.open(av_input(source)) as container:
+        with open_container(source) as container:
             if not container.streams.audio:
                 what = "video without an audio track" if container.streams.video else "no audio stream"
                 raise WrongModalityError(name, f"expected audio but found {what}")
@@ -188,7 +188,6 @@ def _decode_window(container, stream, t0: float, t1: float, rate: int, stats: di
     """One window from a seek (times on the file's time line: 0 = the stream's first sample). A fresh
     container is not sought to its very start: decoders such as MP3 drop their priming samples only
     when the stream is read from its beginning."""
-    import av
 
     origin = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
     start = max(0.0, t0 - PRE_ROLL)
@@ -197,7 +196,7 @@ def _decode_window(container, stream, t0: float, t1: float, rate: int, stats: di
             container.seek(int((start + origin) / stream.time_base), stream=stream, backward=True)
         else:
             container.seek(int((start + origin) * 1_000_000), backward=True)
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+    resampler = MonoResampler(rate=rate)
     chunks, first, clock = [], None, start
     for frame in container.decode(stream):
         t = float(frame.time) - origin if frame.time is not None else clock
@@ -211,40 +210,17 @@ def _decode_window(container, stream, t0: float, t1: float, rate: int, stats: di
         if clock < start:  # the seek landed early (no index): skip, memory stays one window
             continue
         if first is None:
-            frame, t = _align(frame, t, rate)
+            frame, t = align(frame, t, rate)
             if frame is None:
                 continue
             first = t
-        chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+        chunks += resampler.push(frame)
     if first is None:
         return np.zeros(0, np.float32)
-    chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    chunks += resampler.flush()
     wave = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
     base = round(first * rate)  # sample index (on the file's time line) of wave[0]
     return wave[max(0, int(t0 * rate) - base) : max(0, int(t1 * rate) - base)]
-
-
-def _align(frame, t: float, rate: int):
-    """(frame, its start) with the leading samples dropped that put its first sample off the grid of
-    input samples landing exactly on an output sample (every in/gcd(in, out) samples): the resampler then
-    produces the very samples of a decode from the file's start. (None, t) when the whole frame is dropped."""
-    import math
-
-    import av
-
-    in_rate = frame.sample_rate or rate
-    step = in_rate // math.gcd(in_rate, rate)
-    first = round(t * in_rate)
-    drop = -first % step
-    if drop == 0:
-        return frame, t
-    if drop >= frame.samples:
-        return None, t
-    arr = frame.to_ndarray()
-    arr = arr[:, drop:] if frame.format.is_planar else arr[:, drop * len(frame.layout.channels) :]
-    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr), format=frame.format.name, layout=frame.layout)
-    out.sample_rate = in_rate
-    return out, (first + drop) / in_rate
 
 
 def _stream_seconds(container, stream) -> float | None:
@@ -329,10 +305,8 @@ def decode_audio_stream(
     """
     import av
 
-    from omniret.media.source import av_input
-
     try:
-        with av.open(av_input(source)) as container:
+        with open_container(source) as container:
             if not container.streams.audio:
                 if stream_required:
                     what = "video without an audio track" if container.streams.video else "no audio stream"
@@ -341,7 +315,7 @@ def decode_audio_stream(
             stream = container.streams.audio[0]
             if start and stream.time_base:
                 container.seek(int(start / stream.time_base), stream=stream, backward=True)
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+            resampler = MonoResampler(rate=sample_rate)
             chunks, first = [], None
             for frame in container.decode(stream):
                 t = float(frame.time) if frame.time is not None else None
@@ -349,8 +323,8 @@ def decode_audio_stream(
                     break
                 if first is None:
                     first = t if t is not None else 0.0
-                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+                chunks += resampler.push(frame)
+            chunks += resampler.flush()
     except av.error.InvalidDataError as err:
         raise CorruptMediaError(name, f"cannot decode audio ({err})") from None
     except av.error.FFmpegError as err:

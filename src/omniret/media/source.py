@@ -75,6 +75,15 @@ def av_input(source):
     return source
 
 
+def open_container(source):
+    """``av.open`` for reading a path or bytes. Container metadata (titles, tags) that is not valid
+    UTF-8 is decoded with replacement characters: PyAV's strict default turns one damaged tag into a
+    ``UnicodeDecodeError`` before any stream is looked at."""
+    import av
+
+    return av.open(av_input(source), metadata_errors="replace")
+
+
 def file_digest(path, *, max_bytes: int = MAX_FILE_BYTES, chunk: int = 1 << 20) -> tuple[str, bytes]:
     """(sha256 hex, first 4 KiB) of a regular file, streamed in 1 MiB chunks: memory stays flat for any
     size. Opened once, without blocking, and checked with ``fstat`` before anything is read: a FIFO or

@@ -9,7 +9,7 @@ import numpy as np
 
 from omniret.media.audio import decode_audio_stream
 from omniret.media.errors import CorruptMediaError, EmptyMediaError, WrongModalityError
-from omniret.media.source import av_input, describe, open_source, sniff
+from omniret.media.source import describe, open_container, open_source, sniff
 
 
 @dataclass
@@ -50,7 +50,7 @@ def _decode_frames(source, name, *, max_frames, sampling, start, end) -> VideoCl
     import av
 
     try:
-        with av.open(av_input(source)) as container:
+        with open_container(source) as container:
             if not container.streams.video:
                 raise WrongModalityError(name, "expected a video but the file has no video stream")
             stream = container.streams.video[0]
@@ -82,7 +82,7 @@ def thumbnail(path, at: float, *, max_side: int = 160, quality: int = 80) -> byt
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with open_container(str(path)) as container:
             stream = container.streams.video[0]
             if at > 0 and stream.time_base:
                 container.seek(int(at / stream.time_base), stream=stream, backward=True)
@@ -125,10 +125,9 @@ def _stream_pick(frames, k: int, t0: float, t1: float, *, uniform: bool) -> list
 def video_duration(source) -> float | None:
     """Seconds of a video (path or bytes) from its headers, nothing decoded; None when it has no video
     stream or cannot be opened (the decoder then names the problem)."""
-    import av
 
     try:
-        with av.open(av_input(source)) as container:
+        with open_container(source) as container:
             if not container.streams.video:
                 return None
             return _duration(container, container.streams.video[0]) or None
