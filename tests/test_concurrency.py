@@ -186,3 +186,18 @@ def test_readers_only_see_committed_states_while_another_process_ingests(tmp_pat
     assert stdout.count("committed 3 rows") == 4
     assert seen >= {3, 6, 9, 12}, seen  # every intermediate commit was observed, and only those
     assert busy is not None and f"held by pid {proc.pid}" in busy, busy
+
+
+def test_a_reader_of_a_table_still_being_created_sees_no_table(tmp_path):
+    """LanceDB lists a table as soon as its directory exists, before the first version is committed:
+    a reader caught in that moment (the loop above did, under load) got ``Table 'segments' was not
+    found``. It sees an empty index instead; nothing is created, and a writer is not affected."""
+    db = tmp_path / "db"
+    store = Store(db)
+    store.create()
+    store.check_segmentation(None)  # a writer records omniret.json first, then creates the table
+    (db / "segments.lance").mkdir()  # what the writer's create_table has made so far
+    assert "segments" in store.db.list_tables().tables and store.table() is None
+    out = CliRunner().invoke(app, ["stats", "--db", str(db)])
+    assert out.exit_code == 0 and json.loads(out.output)["rows"] == 0, out.output
+    assert sorted(p.name for p in (db / "segments.lance").iterdir()) == []

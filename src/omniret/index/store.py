@@ -177,7 +177,12 @@ class Store:
         if dim is not None:
             self.create()
         if TABLE in self.db.list_tables().tables:
-            table = self.db.open_table(TABLE)
+            try:
+                table = self.db.open_table(TABLE)
+            except ValueError:  # listed while a writer is still creating it: no version committed yet
+                if dim is None:
+                    return None
+                raise
             missing = [f for f in schema(dim) if f.name not in table.schema.names] if dim is not None else []
             if missing:  # columns added since the index was made (e.g. keyframe): all null for older rows
                 table.add_columns(missing)
