@@ -27,12 +27,12 @@ import torch
 
 from _common import table
 from omniret.api import load_model
-from omniret.bench.render import make_video
-from omniret.bench.sources import animal_sounds
+from omniret.datasets.render import make_video
+from omniret.datasets.sources import animal_sounds
 from omniret.index import Index
 from omniret.index.decompose import decompose
 from omniret.index.files import detect
-from omniret.media import load_audio
+from omniret.inputs.media import load_audio
 
 CLIPART = Path("/usr/share/openclipart/png/animals")
 SPEECH = Path("/usr/share/asterisk/sounds/en")

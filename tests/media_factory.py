@@ -50,7 +50,7 @@ def write_video(path: Path, colours: list[tuple[int, int, int]], *, fps: int = 1
     """An mp4 (h264 + aac, one keyframe per second) showing each colour for ``seconds_each`` s over a sine."""
     from PIL import Image
 
-    from omniret.bench.render import make_video
+    from omniret.datasets.render import make_video
 
     frames = [Image.new("RGB", (size, size), c) for c in colours]
     wave = sine(tone, len(colours) * seconds_each, 16000) if tone else None

@@ -7,10 +7,10 @@ from PIL import Image
 
 from omniret import OmniInput
 from omniret.api import Embedder, load_model
-from omniret.cache import FeatureCache
 from omniret.checkpoint import load_checkpoint, save_checkpoint
 from omniret.config import ModelConfig, from_dict
-from omniret.media import MediaError, WrongModalityError
+from omniret.inputs.cache import FeatureCache
+from omniret.inputs.media import MediaError, WrongModalityError
 from omniret.model import OmniRet
 from tests.conftest import local_config_dict
 from tests.media_factory import png_bytes, sine, write_audio, write_video
@@ -78,7 +78,7 @@ def test_cache_hits_skip_decoding_and_towers(hf_dirs, files, tmp_path, monkeypat
             return _orig(*a, **k)
 
         monkeypatch.setattr(tower, "forward", spy)
-    import omniret.features as feats
+    import omniret.inputs.features as feats
 
     monkeypatch.setattr(feats, "load_video", lambda *a, **k: pytest.fail("decoded a cached video"))
     monkeypatch.setattr(feats, "load_image", lambda *a, **k: pytest.fail("decoded a cached image"))

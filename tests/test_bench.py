@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omniret.bench.acm import AcmStats, Clip, attribute_modification, build_acm, select_targets
-from omniret.bench.offline import OfflineBuilder, is_test
+from omniret.datasets.acm import AcmStats, Clip, attribute_modification, build_acm, select_targets
+from omniret.datasets.offline import OfflineBuilder, is_test
 from omniret.eval import load_tasks
 
 

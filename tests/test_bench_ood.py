@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from omniret.bench import sources as offline_src
-from omniret.bench.ood import DOMAINS, OodBuilder, Source
-from omniret.bench.ood_sources import Item, clean_name
-from omniret.bench.sources import SourceMissingError
+from omniret.datasets import sources as offline_src
+from omniret.datasets.ood import DOMAINS, OodBuilder, Source
+from omniret.datasets.ood_sources import Item, clean_name
+from omniret.datasets.sources import SourceMissingError
 from omniret.eval import load_tasks
 
 LIMIT = 6

@@ -34,7 +34,7 @@ def test_cross_modal_rankings_on_real_media(bridge):
 
 
 def test_transcripts_and_class_probabilities_are_cached(tmp_path, monkeypatch):
-    from omniret.cache import FeatureCache
+    from omniret.inputs.cache import FeatureCache
 
     cached = load_model("bridge-caption", cache=tmp_path)
     assert isinstance(cached.cache, FeatureCache)

@@ -4,7 +4,7 @@ import time
 
 import torch
 
-from omniret.cache import FeatureCache
+from omniret.inputs.cache import FeatureCache
 
 
 def test_round_trip_stores_float16(tmp_path):

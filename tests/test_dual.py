@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from omniret import OmniInput, load_model
-from omniret.dual import is_dual
+from omniret.baselines.dual import is_dual
 from omniret.train.data import read_pairs
 from omniret.train.dual import split_holdout, train_dual, usable
 from tests.test_train import COLOURS, dataset  # noqa: F401  (fixture)
@@ -79,7 +79,7 @@ def test_the_dual_encoder_refuses_nan_heads_and_a_broken_description(tmp_path):
     import torch
     from safetensors.torch import load_file, save_file
 
-    from omniret.dual import build_heads, save_dual
+    from omniret.baselines.dual import build_heads, save_dual
     from omniret.errors import IntegrityError
 
     out = _shipped_copy(tmp_path)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from omniret.bench.writer import write_instructions, write_task
 from omniret.cli.main import app
+from omniret.datasets.writer import write_instructions, write_task
 from omniret.eval import (
     BenchmarkFormatError,
     RandomRanker,
@@ -21,7 +21,7 @@ from omniret.eval import (
 from omniret.eval.metrics import ndcg_at_k, query_metrics
 from omniret.eval.report import write_trec
 from omniret.inputs import OmniInput
-from omniret.media import EmptyMediaError
+from omniret.inputs.media import EmptyMediaError
 
 KS = [1, 5, 10]
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from omniret.bench.writer import write_jsonl, write_task
 from omniret.cli.main import app
+from omniret.datasets.writer import write_jsonl, write_task
 from omniret.eval import BenchmarkFormatError, RandomRanker, load_tasks
 from omniret.eval.geometry import (
     centroid,
@@ -28,7 +28,7 @@ from omniret.eval.geometry import (
 from omniret.eval.global_pool import evaluate_pools, load_global_pool, pool_geometry
 from omniret.eval.harness import CandidateCache
 from omniret.eval.metrics import modality_ks, modality_precision
-from omniret.media import EmptyMediaError
+from omniret.inputs.media import EmptyMediaError
 
 KS = [1, 5]
 

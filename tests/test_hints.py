@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from omniret.cache import FeatureCache
 from omniret.config import HintsConfig, MediaConfig
-from omniret.hints import HintMaker, _names, label_text
-from omniret.model.inputs import Media, Sample, render
+from omniret.inputs.cache import FeatureCache
+from omniret.inputs.hints import HintMaker, label_text
+from omniret.inputs.sample import Media, Sample, render
+from omniret.towers.packaged import imagenet_names
 from tests.media_factory import sine, write_audio
 
 ASTERISK = Path("/usr/share/asterisk/sounds/en")
@@ -31,7 +32,7 @@ def test_render_puts_each_hint_after_its_own_placeholder():
 def test_label_text_keeps_the_top_label_and_others_above_the_threshold():
     probs = torch.zeros(1000)
     probs[281], probs[282], probs[285], probs[0] = 0.02, 0.5, 0.3, 0.04  # tabby 0.02 < min_prob
-    names = _names()
+    names = imagenet_names()
     assert label_text(probs, top_k=3, min_prob=0.05) == f"{names[282]}, {names[285]}"
     low = torch.full((1000,), 1e-3)
     low[7] = 0.01  # below the threshold, but the top label always stays
@@ -87,7 +88,7 @@ def from_dict_model(data):
 
 def test_efficientnet_labels_from_tokens_equal_the_classifier_on_pixels():
     from omniret.config import load_config
-    from omniret.model.towers import build_tower
+    from omniret.towers import build_tower
 
     cfg = load_config("omniret-small").towers["vision"]
     try:
@@ -110,8 +111,8 @@ def test_efficientnet_labels_from_tokens_equal_the_classifier_on_pixels():
 @pytest.mark.skipif(not ASTERISK.is_dir(), reason="Debian asterisk-core-sounds-en-wav is not installed")
 def test_whisper_speech_hint_is_words_for_speech_and_empty_for_a_tone(tmp_path):
     from omniret.config import load_config
-    from omniret.media import load_audio
-    from omniret.model.towers import build_tower
+    from omniret.inputs.media import load_audio
+    from omniret.towers import build_tower
 
     tower = build_tower(load_config("omniret-small").towers["audio"])
     words = tower.speech_text(load_audio(ASTERISK / "agent-pass.wav"))
@@ -122,7 +123,7 @@ def test_whisper_speech_hint_is_words_for_speech_and_empty_for_a_tone(tmp_path):
 
 
 def test_words_only_replaces_each_medium_by_its_words_and_needs_words_for_every_medium():
-    from omniret.model.inputs import words_only
+    from omniret.inputs.sample import words_only
 
     both = Sample(text="<image> and <audio>", media=[Media("image", torch.zeros(3), hint="tabby"),
                                                      Media("audio", torch.zeros(3), hint="hello there")],
@@ -139,8 +140,8 @@ def test_words_only_replaces_each_medium_by_its_words_and_needs_words_for_every_
 
 def test_words_weight_mixes_the_words_only_embedding_into_hinted_items_only():
     from omniret.config import ModelConfig, from_dict
+    from omniret.inputs.sample import words_only
     from omniret.model import OmniRet
-    from omniret.model.inputs import words_only
     from tests.conftest import tiny_config_dict
 
     with pytest.raises(ValueError, match="words_weight"):

@@ -215,7 +215,7 @@ def test_ann_setting_that_fails_the_held_out_check_is_escalated(tmp_path, monkey
 
 def test_shot_aware_video_moments_follow_the_cuts(tmp_path):
     """Cuts where the picture changes; long shots split at 10 s; a 1 s flash is not a shot of its own."""
-    from omniret.bench.render import make_video
+    from omniret.datasets.render import make_video
     from omniret.index.decompose import decompose
 
     colour = {c: Image.new("RGB", (32, 32), rgb) for c, rgb in

@@ -149,8 +149,8 @@ def test_index_cli_skips_odd_entries_with_reasons_and_indexes_the_rest(odd_folde
 
 
 def test_a_fifo_swapped_in_after_the_scan_is_refused_not_opened(tmp_path):
-    from omniret.media import MediaError
-    from omniret.media.source import file_digest
+    from omniret.inputs.media import MediaError
+    from omniret.inputs.media.source import file_digest
 
     os.mkfifo(tmp_path / "pipe")
     (tmp_path / "link.txt").symlink_to(tmp_path / "pipe")
@@ -223,7 +223,7 @@ def test_an_index_made_before_path_bytes_still_opens_and_takes_new_rows(tmp_path
 
 
 def test_decode_text_utf16_slightly_bad_utf8_and_junk():
-    from omniret.media.source import decode_text, sniff
+    from omniret.inputs.media.source import decode_text, sniff
 
     words = "Notes about the harbour, ümlauts and 😀.\n" * 20
     assert decode_text(words.encode("utf-16")) == words

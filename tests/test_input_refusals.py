@@ -18,7 +18,7 @@ from omniret.config import ConfigError, load_config
 from omniret.errors import EXIT_USAGE, InputError
 from omniret.eval.mbeir import BenchmarkFormatError, load_tasks
 from omniret.inputs import OmniInput
-from omniret.media import MediaError
+from omniret.inputs.media import MediaError
 from omniret.model import OmniRet
 from omniret.train.config import load_train_config
 from omniret.train.data import read_pairs

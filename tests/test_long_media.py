@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omniret.media import EmptyMediaError, MediaTooLargeError, load_audio
-from omniret.media import audio as audio_mod
-from omniret.media.audio import AudioSpan, audio_duration, decode_audio_stream, iter_audio_windows
+from omniret.inputs.media import EmptyMediaError, MediaTooLargeError, load_audio
+from omniret.inputs.media import audio as audio_mod
+from omniret.inputs.media.audio import AudioSpan, audio_duration, decode_audio_stream, iter_audio_windows
 from tests.media_factory import dominant_frequency, sine, write_audio
 
 pytest.importorskip("lancedb")
@@ -135,7 +135,7 @@ def test_a_short_file_span_is_sliced_as_before(tmp_path):
 def test_a_file_is_hashed_once_for_all_its_windows_with_its_usual_key(tmp_path, monkeypatch):
     import hashlib
 
-    from omniret import features
+    from omniret.inputs import features
 
     path = write_long(tmp_path / "hashed.wav", 60.0, {})
     calls: list = []
@@ -163,7 +163,7 @@ def test_encode_spans_of_a_long_file_and_refuse_the_whole(long_wav, ckpt, monkey
         model.hints, "audio", lambda srcs, span=None: calls.append((srcs, span)) or [None] * len(srcs)
     )
     tone = (sine(440, 20.0, 16000), 16000)
-    model._audio_hints([str(long_wav), tone], (400.0, 410.0))
+    model.pipeline._audio_hints([str(long_wav), tone], (400.0, 410.0))
     assert calls[0] == ([AudioSpan(long_wav, 400.0, 410.0)], None) and calls[1][1] == (400.0, 410.0)
     _no_decoding(monkeypatch)
     with pytest.raises(MediaTooLargeError, match=r"over the 600 s limit"):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from omniret.media import (
+from omniret.inputs.media import (
     CorruptMediaError,
     EmptyMediaError,
     MediaError,
@@ -16,7 +16,7 @@ from omniret.media import (
     sniff,
     to_pixels,
 )
-from omniret.recipes import ImageRecipe
+from omniret.inputs.recipes import ImageRecipe
 from tests.media_factory import dominant_frequency, png_bytes, sine, write_audio, write_video
 
 # ------------------------------------------------------------------ images
@@ -138,7 +138,7 @@ def test_video_span_audio_comes_from_that_span_alone(tmp_path):
     """A moment's audio is decoded after a seek (not the whole track each time): one second per tone."""
     from PIL import Image
 
-    from omniret.bench.render import make_video
+    from omniret.datasets.render import make_video
 
     tones = [440.0, 880.0, 1320.0, 660.0]
     wave = np.concatenate([sine(f, 1.0, 16000) for f in tones])
@@ -155,7 +155,7 @@ def test_video_span_audio_comes_from_that_span_alone(tmp_path):
 def test_file_digest_streams_and_names_bad_files(tmp_path):
     import hashlib
 
-    from omniret.media.source import file_digest
+    from omniret.inputs.media.source import file_digest
 
     data = np.random.default_rng(0).bytes(3 * 1024 * 1024 + 17)
     (tmp_path / "big.bin").write_bytes(data)
@@ -211,7 +211,7 @@ def test_a_stream_whose_frames_change_format_rate_and_layout_is_resampled_whole(
     and layout between frames; one libswresample context refuses that, so each change gets a new one."""
     import av
 
-    from omniret.media.pcm import MonoResampler
+    from omniret.inputs.media.pcm import MonoResampler
 
     def frame(wave: np.ndarray, fmt: str, layout: str, rate: int):
         f = av.AudioFrame.from_ndarray(wave, format=fmt, layout=layout)

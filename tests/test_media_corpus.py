@@ -13,7 +13,7 @@ import pytest
 
 from omniret.api import load_model
 from omniret.index import Index
-from omniret.media import MediaError, load_audio, load_image, load_video
+from omniret.inputs.media import MediaError, load_audio, load_image, load_video
 from tests import media_corpus
 from tests.conftest import guarded
 

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from omniret.assets import AssetMissingError, asset_path, resolve
-from omniret.bridge import imagenet_names
 from omniret.config import TowerConfig
-from omniret.media import load_audio, load_image, to_pixels
-from omniret.media.mel import log_mel
+from omniret.inputs.media import load_audio, load_image, to_pixels
+from omniret.inputs.media.mel import log_mel
+from omniret.inputs.recipes import AudioRecipe
 from omniret.model import build_tower
-from omniret.recipes import AudioRecipe
+from omniret.towers.packaged import imagenet_names
 
 ASTERISK = Path("/usr/share/asterisk/sounds/en")
 TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")

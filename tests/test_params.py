@@ -40,7 +40,7 @@ def test_config_cli_shows_overrides():
 def test_cache_cli_info_evict_and_clear(tmp_path):
     import torch
 
-    from omniret.cache import FeatureCache
+    from omniret.inputs.cache import FeatureCache
 
     cache = FeatureCache(tmp_path)
     for i in range(3):

@@ -5,7 +5,7 @@ import pytest
 
 from omniret import OmniInput, load_model
 from omniret.api import SHIPPED
-from omniret.bench.sources import FASHION_CLASSES, fashion_mnist
+from omniret.datasets.sources import FASHION_CLASSES, fashion_mnist
 
 pytestmark = pytest.mark.skipif(not (SHIPPED / "omniret-small").is_dir(), reason="no shipped weights")
 

@@ -186,7 +186,7 @@ def test_float_fields_accept_yaml_exponents(tmp_path, dataset):
 
 
 def test_mbeir_training_files_become_pairs(tmp_path):
-    from omniret.bench.writer import write_instructions, write_task
+    from omniret.datasets.writer import write_instructions, write_task
     from omniret.train.data import read_mbeir_pairs
 
     pool = [{"did": "9:0", "modality": "image", "img_path": "media/a.png"},

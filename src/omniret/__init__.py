@@ -18,10 +18,10 @@ from omniret.config import (
     load_config,
     preset_names,
 )
+from omniret.extras import require
 from omniret.inputs import OmniInput
 from omniret.model import Media, OmniRet, Sample
-
-__version__ = "0.1.0"
+from omniret.version import __version__
 
 __all__ = [
     "ComposerConfig",
@@ -51,6 +51,4 @@ def build_model(source: str = "omniret-small", overrides: list[str] | tuple[str,
 
 def load_model(source: str = "omniret-small", **kwargs):
     """A ready-to-encode model: preset name, checkpoint dir, YAML file or 'bridge-caption' (see omniret.api)."""
-    from omniret.api import load_model as _load
-
-    return _load(source, **kwargs)
+    return require("media", "omniret.api").load_model(source, **kwargs)

@@ -23,10 +23,12 @@ from pathlib import Path
 
 import torch
 
-from omniret.config import TowerConfig, dump_config, load_config
+from omniret.config import dump_config, load_config
 from omniret.errors import InputError, IntegrityError
+from omniret.inputs.recipes import recipe_dict, recipe_hash
 from omniret.model.omniret import OmniRet
-from omniret.recipes import recipe_dict, recipe_hash
+from omniret.towers.base import tower_id
+from omniret.version import __version__
 
 HEADS_FILE, CONFIG_FILE, MANIFEST_FILE = "heads.safetensors", "config.yaml", "manifest.json"
 
@@ -55,17 +57,10 @@ def _digest(state: dict[str, torch.Tensor], tower_ids: list[str], composer_path:
     for k, v in sorted(state.items()):
         h.update(k.encode())
         h.update(v.detach().to(torch.float16).cpu().numpy().tobytes())
-    for tower_id in tower_ids:
-        h.update(tower_id.encode())
+    for ident in tower_ids:
+        h.update(ident.encode())
     h.update((composer_path or "random").encode())
     return h.hexdigest()[:16]
-
-
-def _tower_id(cfg: TowerConfig) -> str:
-    """The id ``build_tower`` gives a tower of this config (without building it)."""
-    from omniret.model.towers import _identity
-
-    return f"{cfg.kind}:{cfg.path}:{recipe_hash(_identity(cfg))}" if cfg.path else ""
 
 
 def nonfinite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
@@ -122,7 +117,7 @@ def verify_weights(model: OmniRet, path: str | Path, *, overrides: list[str] | t
     if cfg.towers == model.config.towers:
         ids = [tower.tower_id for tower in model.towers.values()]
     else:
-        ids = [_tower_id(t) for t in cfg.towers.values()]
+        ids = [tower_id(t) for t in cfg.towers.values()]
     found = _digest(head_state(model), ids, cfg.composer.path)
     if found != expected:
         raise IntegrityError(
@@ -149,7 +144,7 @@ def recipes(model: OmniRet) -> dict:
 
     media = to_dict(model.config.media)
     if model.config.hints.enabled:  # hint words change every media embedding; off keeps older hashes
-        from omniret.hints import HINT_VERSION
+        from omniret.inputs.hints import HINT_VERSION
 
         media["hints"] = {"version": HINT_VERSION, **to_dict(model.config.hints)}
     return {
@@ -167,8 +162,6 @@ def save_checkpoint(
     The manifest records ``weights_hash`` (the model's identity, ``weights_hash``) and ``heads_sha256``
     (the exact bytes of heads.safetensors), both checked by ``load_checkpoint``."""
     from safetensors.torch import save
-
-    from omniret import __version__
 
     path = Path(path)
     check_finite(head_state(model), f"refusing to save {path}")

@@ -29,7 +29,7 @@ from omniret.config_io import (  # re-exported: the config API lives under omnir
 class TowerConfig:
     """A frozen media encoder producing token sequences ``(B, N, dim)``."""
 
-    kind: str = "stand-in"  # tower registry name (see `omniret.model.towers`)
+    kind: str = "stand-in"  # tower registry name (see `omniret.towers`)
     modality: str = "vision"  # "vision" (images and video frames) or "audio"
     dim: int = 64  # token width d produced by the tower
     path: str | None = None  # local directory with weights; None = random init (tests, meta counts)

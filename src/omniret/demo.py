@@ -42,7 +42,7 @@ def gather(media: Path, log=print) -> Path:
         "speech-goodbye.wav": SPEECH / "vm-goodbye.wav",
         "speech-hello-world.wav": SPEECH / "hello-world.wav",
     }
-    from omniret.bench.sources import animal_sounds
+    from omniret.datasets.sources import animal_sounds
 
     for name in ("dog", "cat", "rooster", "cow"):
         copies[f"{name}.mp3"] = animal_sounds()[name]
@@ -71,7 +71,7 @@ def _fashion(media: Path) -> None:
     """Held-out Fashion-MNIST items (t10k, never trained on), for the composed image + text query."""
     from PIL import Image
 
-    from omniret.bench.sources import FASHION_CLASSES, SourceMissingError, fashion_mnist
+    from omniret.datasets.sources import FASHION_CLASSES, SourceMissingError, fashion_mnist
 
     if all((media / f"fashion-{n}.png").exists() for n in FASHION):
         return
@@ -88,8 +88,8 @@ def _pets_video(media: Path) -> None:
     """20 s: a cat with its meowing for 10 s, then a dog barking for 10 s (a moment to find)."""
     from PIL import Image
 
-    from omniret.bench.render import make_video
-    from omniret.media import load_audio
+    from omniret.datasets.render import make_video
+    from omniret.inputs.media import load_audio
 
     cat = Image.open(media / "cat-photo.png")
     dog = Image.open(media / "dog-drawing.png")

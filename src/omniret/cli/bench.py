@@ -19,7 +19,7 @@ def offline(
     ),
 ) -> None:
     """The offline benchmark from packaged real data (openclipart, Fashion-MNIST, Asterisk, GM renders, animals)."""
-    from omniret.bench.offline import OfflineBuilder
+    from omniret.datasets.offline import OfflineBuilder
 
     manifest = OfflineBuilder(out, limit=limit, log=typer.echo).build()  # a missing source: one line, exit 1
     typer.echo(f"wrote {len(manifest['tasks'])} tasks and {manifest['train_pairs']} train pairs to {out}")
@@ -31,7 +31,7 @@ def ood(
     limit: int = typer.Option(None, help="Cap every source at this many items per domain (quick builds)."),
 ) -> None:
     """Out-of-domain test set from real packaged data offline-v1 never uses (photos, icons, sounds, speech)."""
-    from omniret.bench.ood import OodBuilder
+    from omniret.datasets.ood import OodBuilder
 
     manifest = OodBuilder(out, limit=limit, log=typer.echo).build()
     present = [n for n, s in manifest["sources"].items() if s["present"]]
@@ -65,7 +65,7 @@ def acm(
     """The paper's ACM construction (METHOD.md §10) over any captioned audio(-video) collection."""
     import json
 
-    from omniret.bench.acm import (
+    from omniret.datasets.acm import (
         acm_tasks,
         audio_visual_tasks,
         build_acm,
@@ -73,7 +73,7 @@ def acm(
         llm_modification,
         read_clips,
     )
-    from omniret.bench.writer import write_instructions, write_task
+    from omniret.datasets.writer import write_instructions, write_task
 
     rows = read_clips(clips)
     base = clips.parent

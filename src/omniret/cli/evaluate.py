@@ -18,7 +18,7 @@ def load_eval_model(spec: str, *, verify: bool = True):
     """'random', 'fusion:BASE', 'bridge-caption', 'dual-encoder', a preset, a checkpoint or dual-encoder dir, or a YAML file.
 
     ``verify``: check a checkpoint's weights hash against its manifest (False: ``--no-verify``)."""
-    from omniret.eval.models import RandomRanker, ScoreFusion
+    from omniret.baselines.fusion import RandomRanker, ScoreFusion
 
     if spec == "random":
         return RandomRanker()

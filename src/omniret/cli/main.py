@@ -7,6 +7,8 @@ import os
 import typer
 from typer.core import TyperGroup
 
+from omniret.version import __version__
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub from the CLI
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -66,8 +68,6 @@ OVERRIDES_HELP = "Config overrides like pooler.num_slices=1024."
 
 def _version(value: bool) -> None:
     if value:
-        from omniret import __version__
-
         typer.echo(f"omniret {__version__}")
         raise typer.Exit()
 
@@ -158,7 +158,7 @@ CACHE_DIR_HELP = "Cache directory (default: $OMNIRET_CACHE_DIR or ~/.cache/omnir
 @cache_app.command("info")
 def cache_info(directory: str = typer.Option(None, "--dir", help=CACHE_DIR_HELP)) -> None:
     """Show where the cache is, how many entries it holds and how big it is."""
-    from omniret.cache import FeatureCache
+    from omniret.inputs.cache import FeatureCache
 
     st = FeatureCache(directory).stats()
     typer.echo(f"directory: {st.root}\nentries:   {st.entries}\nsize:      {st.bytes / 1e6:.1f} MB")
@@ -167,7 +167,7 @@ def cache_info(directory: str = typer.Option(None, "--dir", help=CACHE_DIR_HELP)
 @cache_app.command("clear")
 def cache_clear(directory: str = typer.Option(None, "--dir", help=CACHE_DIR_HELP)) -> None:
     """Delete every cached feature."""
-    from omniret.cache import FeatureCache
+    from omniret.inputs.cache import FeatureCache
 
     typer.echo(f"removed {FeatureCache(directory).clear()} entries")
 
@@ -178,7 +178,7 @@ def cache_evict(
     directory: str = typer.Option(None, "--dir", help=CACHE_DIR_HELP),
 ) -> None:
     """Delete least-recently-used entries until the cache fits in --max-mb."""
-    from omniret.cache import FeatureCache
+    from omniret.inputs.cache import FeatureCache
 
     freed = FeatureCache(directory).evict(int(max_mb * 1e6))
     typer.echo(f"freed {freed / 1e6:.1f} MB")

@@ -67,8 +67,8 @@ def train_dual(
     """
     from pathlib import Path
 
-    from omniret.cache import FeatureCache
     from omniret.errors import InputError
+    from omniret.inputs.cache import FeatureCache
     from omniret.train.dual import train_dual as run
 
     if steps < 1:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from omniret.baselines.fusion import RandomRanker
 from omniret.eval.geometry import geometry_report
 from omniret.eval.harness import (
     CandidateCache,
@@ -32,7 +33,6 @@ from omniret.eval.harness import (
     rank_task,
 )
 from omniret.eval.mbeir import BenchmarkFormatError, Candidate, Task, find_tasks, read_pool
-from omniret.eval.models import RandomRanker
 
 POOLS = ("local", "global", "both")
 HUB_K = 10

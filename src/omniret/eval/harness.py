@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from omniret.baselines.fusion import RandomRanker
 from omniret.eval.mbeir import Candidate, Task, candidate_input, file_hash, query_input
 from omniret.eval.metrics import (
     expected_random,
@@ -23,8 +24,7 @@ from omniret.eval.metrics import (
     modality_metrics,
     query_metrics,
 )
-from omniret.eval.models import RandomRanker
-from omniret.media import MediaError
+from omniret.inputs.media import MediaError
 
 RUN_DEPTH = 100
 

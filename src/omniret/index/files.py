@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omniret.media.source import open_container, sniff
+from omniret.inputs.media.source import open_container, sniff
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 

@@ -33,9 +33,9 @@ from omniret.index.files import Scan, detect, display, duration, printable, scan
 from omniret.index.filters import quote
 from omniret.index.store import Store
 from omniret.inputs import OmniInput
-from omniret.media import MediaError
-from omniret.media.source import file_digest
-from omniret.media.video import thumbnail
+from omniret.inputs.media import MediaError
+from omniret.inputs.media.source import file_digest
+from omniret.inputs.media.video import thumbnail
 
 MAX_FILE_BYTES = 2 * 1024**3
 BATCH_FILES = 8  # files per commit (P2 on real media: 8 -> 1.12x, 16 -> 1.16x, 32 -> 1.29x the towers)
@@ -201,7 +201,7 @@ class Indexer:
 
     def _segments(self, path: Path, modality: str | None):
         if modality is None:
-            from omniret.media import UnsupportedMediaError
+            from omniret.inputs.media import UnsupportedMediaError
 
             raise UnsupportedMediaError(display(path), "not an image, audio, video or text file")
         return decompose(path, modality, max_audio_seconds=self.max_audio_seconds, video_mode=self.video_mode,

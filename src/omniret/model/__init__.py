@@ -1,13 +1,13 @@
 """OmniRet model code: imports with torch (and numpy) only; transformers/peft load lazily."""
 
+from omniret.inputs.sample import Media, Sample, normalize_text, render
 from omniret.model.aswp import ASWP, straight_through_max
 from omniret.model.composer import Composer
-from omniret.model.inputs import Media, Sample, normalize_text, render
 from omniret.model.omniret import EmbedOutput, OmniRet
 from omniret.model.poolers import POOLERS, MultiVectorPooler, TokenPooler, build_pooler
 from omniret.model.projector import Projector
 from omniret.model.resampler import SeparateMediaResamplers, SharedMediaResampler, interpolate_video
-from omniret.model.towers import TOWERS, Tower, build_tower
+from omniret.towers import TOWERS, Tower, build_tower
 
 __all__ = [
     "ASWP",

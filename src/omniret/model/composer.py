@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from omniret.config import ComposerConfig, LoraConfig
-from omniret.model.inputs import PLACEHOLDER
+from omniret.inputs.sample import PLACEHOLDER
 
 
 class Composer(nn.Module):

@@ -13,12 +13,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from omniret.config import LoraConfig, ModelConfig
+from omniret.inputs.modality import family_of
+from omniret.inputs.sample import Media, Sample, render, words_only
 from omniret.model.composer import Composer
-from omniret.model.inputs import FAMILY, Media, Sample, render, words_only
 from omniret.model.poolers import build_pooler
 from omniret.model.projector import Projector
 from omniret.model.resampler import SeparateMediaResamplers, SharedMediaResampler, interpolate_video
-from omniret.model.towers import Tower, build_tower
+from omniret.towers import Tower, build_tower
 
 
 @dataclass
@@ -93,7 +94,7 @@ class OmniRet(nn.Module):
         return out  # type: ignore[return-value]
 
     def _resample_group(self, modality: str, items: list[Media]) -> list[torch.Tensor]:
-        family = FAMILY[modality]
+        family = family_of(modality)
         if family not in self.towers:
             raise ValueError(f"this model has no {family} tower, so it cannot read {modality}")
         tower = self.towers[family]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from omniret.config import ConfigError
+from omniret.inputs import OmniInput
 
 MEDIA_KEYS = ("image", "audio", "video")
 
@@ -227,3 +228,13 @@ def read_mbeir_pairs(root: str | Path, *, split: str = "train", pattern: str = "
 def _side(x) -> dict:
     """An OmniInput's content fields as a pair side (paths as strings)."""
     return {k: str(v) for k in ("text", *MEDIA_KEYS) if (v := getattr(x, k)) is not None}
+
+
+def to_input(side: dict, instruction: str | None = None) -> OmniInput:
+    """One side of a pair (a mapping of text/image/audio/video) as an encoder input."""
+    return OmniInput(text=side.get("text"), image=side.get("image"), audio=side.get("audio"), video=side.get("video"),
+                     instruction=instruction)  # fmt: skip
+
+
+def modalities(side: dict) -> list[str]:
+    return [k for k in ("image", "audio", "video", "text") if k in side]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+
+import numpy as np
 
 from omniret.eval.harness import evaluate_task
 from omniret.eval.mbeir import load_tasks
+from omniret.train.data import to_input
 
 
 def quick_eval(model, cfg) -> dict[str, float]:
@@ -26,8 +30,6 @@ def split_dev(pairs: list, fraction: float) -> tuple[list, list]:
     By id, so both directions of an item (title -> drawing and drawing -> title) fall on one side;
     checkpoints and settings are then chosen on pairs training never saw, never on a test split.
     """
-    import hashlib
-
     if fraction <= 0:
         return pairs, []
 
@@ -39,10 +41,6 @@ def split_dev(pairs: list, fraction: float) -> tuple[list, list]:
 
 def pair_eval(embedder, pairs: list, *, k: int = 5) -> dict[str, float]:
     """Recall@k per (task, dataset) of held-out pairs: each query against the chunk's unique positives."""
-    import numpy as np
-
-    from omniret.train.loop import to_input
-
     chunks: dict[str, list] = {}
     for p in pairs:
         chunks.setdefault(f"{p.dataset}:{p.task}", []).append(p)

@@ -1,4 +1,4 @@
-"""Training the dual-encoder baseline (omniret.dual): seconds on cached, mean-pooled tower features.
+"""Training the dual-encoder baseline (omniret.baselines.dual): seconds on cached, mean-pooled tower features.
 
 FEASIBILITY.md recommendation 1: LN -> 1024 GELU MLP -> 384 per media family, symmetric InfoNCE
 (T = 0.05) against frozen MiniLM sentence embeddings, AdamW lr 1e-3 / wd 0.01, batch 256, early
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
+from omniret.baselines.dual import DualEncoder, build_heads, save_dual, seed_all
 from omniret.config import ConfigError
-from omniret.dual import DualEncoder, build_heads, save_dual, seed_all
 from omniret.losses import hard_negative_infonce
 from omniret.train.data import Pair, read_pairs
 

@@ -21,8 +21,6 @@ from pathlib import Path
 
 import torch
 
-from omniret.api import Embedder, fuse_streams
-from omniret.cache import FeatureCache
 from omniret.checkpoint import (
     HEADS_FILE,
     is_checkpoint,
@@ -35,14 +33,26 @@ from omniret.checkpoint import (
     verify_weights,
     weights_hash,
 )
-from omniret.config import ConfigError, load_config
+from omniret.config import ConfigError, load_config, to_dict
+from omniret.embedder import Embedder
 from omniret.errors import IntegrityError
-from omniret.inputs import OmniInput
+from omniret.inputs.cache import FeatureCache
+from omniret.inputs.streams import fuse_streams
 from omniret.losses import LossTerms, omniret_loss
 from omniret.model import OmniRet
 from omniret.train.config import TrainConfig
-from omniret.train.data import Pair, TaskBalancedSampler, instruction_table, read_mbeir_pairs, read_pairs
+from omniret.train.data import (
+    Pair,
+    TaskBalancedSampler,
+    instruction_table,
+    modalities,
+    read_mbeir_pairs,
+    read_pairs,
+    to_input,
+)
+from omniret.train.dev_eval import pair_eval, quick_eval, split_dev
 from omniret.train.objectives import global_share, pick_instruction, self_negative_rows, text_anchor_loss
+from omniret.train.warm import run_warm_start
 
 STATE_FILE = "trainer_state.pt"
 
@@ -81,15 +91,6 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     return o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
-def to_input(side: dict, instruction: str | None = None) -> OmniInput:
-    return OmniInput(text=side.get("text"), image=side.get("image"), audio=side.get("audio"), video=side.get("video"),
-                     instruction=instruction)  # fmt: skip
-
-
-def _modalities(side: dict) -> list[str]:
-    return [k for k in ("image", "audio", "video", "text") if k in side]
-
-
 class Trainer:
     def __init__(self, cfg: TrainConfig, *, log=print, verify: bool = True) -> None:
         """``verify``: check the weights hash of a starting checkpoint and of OUT/last on resume."""
@@ -98,8 +99,6 @@ class Trainer:
         table = instruction_table(cfg.data.instructions) if cfg.data.instructions else None
         self.pairs: list[Pair] = [p for f in cfg.data.pairs for p in read_pairs(f, instructions=table)]
         self.pairs += [p for r in cfg.data.mbeir for p in read_mbeir_pairs(r, split=cfg.data.mbeir_split)]
-        from omniret.train.dev_eval import split_dev
-
         if not self.pairs:
             raise ConfigError("nothing to train on: data.pairs and data.mbeir are both empty")
         self.pairs, self.dev_pairs = split_dev(self.pairs, cfg.data.dev_fraction)
@@ -124,7 +123,7 @@ class Trainer:
         batch = [self.pairs[i] for i in idx]
         rng = random.Random(self.cfg.seed * 7919 + step * 31 + micro)
         words, mix = self.model.config.query_instructions, self.cfg.instruction_mix
-        picked = [pick_instruction(p.instructions, _modalities(p.positive), rng, mix, words) for p in batch]
+        picked = [pick_instruction(p.instructions, modalities(p.positive), rng, mix, words) for p in batch]
         queries = [to_input(p.query, i) for p, i in zip(batch, picked, strict=True)]
         q_streams = self.embedder.samples(queries)
         c_streams = self.embedder.samples([to_input(p.positive) for p in batch])
@@ -266,9 +265,8 @@ class Trainer:
     def _train(self, log_file, start: float, *, resumed: bool, stop_at: int | None) -> Path:
         cfg = self.cfg
         if not resumed and self.step == 0 and cfg.stage == 1:
-            from omniret.train.warm import run_warm_start
-
-            for row in run_warm_start(self, log=self.log):
+            batch_at = lambda step: [self.pairs[i] for i in self.sampler.batch(10_000_019 + step)]  # noqa: E731
+            for row in run_warm_start(self.model, self.embedder.samples, batch_at, cfg=cfg, log=self.log):
                 log_file.write(json.dumps(row) + "\n")
         bar = _bar(cfg.steps, self.step)
         while self.step < cfg.steps:
@@ -296,8 +294,6 @@ class Trainer:
         return final
 
     def evaluate(self, log_file) -> dict:
-        from omniret.train.dev_eval import pair_eval, quick_eval
-
         if self.dev_pairs:  # held-out training pairs: the dev split checkpoints are chosen on
             scores = pair_eval(self.embedder, self.dev_pairs)
             scores["mean"] = sum(scores.values()) / max(len(scores), 1)
@@ -317,8 +313,6 @@ def _saved_step(path: Path) -> int | str:
 
 
 def _plain(cfg) -> dict:
-    from omniret.config import to_dict
-
     return to_dict(cfg)
 
 

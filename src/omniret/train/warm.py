@@ -21,11 +21,17 @@ This is our addition, not part of the paper (which starts from a pretrained omni
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-from omniret.model.inputs import Sample
+from omniret.errors import IntegrityError
+from omniret.inputs import OmniInput, Sample
+from omniret.train.config import TrainConfig
+from omniret.train.data import Pair, to_input
+
+Samples = Callable[[list[OmniInput]], list[list[Sample]]]  # InputPipeline.samples
 
 
 def sentence_embeddings(model, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -41,12 +47,9 @@ def media_only(sample_groups: list[list[Sample]]) -> list[int]:
     return [i for i, g in enumerate(sample_groups) if len(g) == 1 and g[0].media and not g[0].text]
 
 
-def warm_step(trainer, step: int) -> dict:
-    """One warm-start step on batch ``step`` of the task-balanced sampler; returns the loss terms."""
-    cfg, model = trainer.cfg, trainer.model
+def warm_step(model, samples: Samples, batch: list[Pair], *, cfg: TrainConfig, step: int) -> dict:
+    """One warm-start step on ``batch``; returns the loss terms."""
     w = cfg.warm_start
-    idx = trainer.sampler.batch(10_000_019 + step)  # batches disjoint from stage 1's indices
-    batch = [trainer.pairs[i] for i in idx]
     rng = random.Random(cfg.seed * 104_729 + step)
     rng.shuffle(batch)
     media_sides, texts = [], []
@@ -59,9 +62,7 @@ def warm_step(trainer, step: int) -> dict:
     zero = torch.zeros(())
     align = relational = zero
     if media_sides:
-        from omniret.train.loop import to_input
-
-        groups = trainer.embedder.samples([to_input(s) for s in media_sides])
+        groups = samples([to_input(s) for s in media_sides])
         keep = media_only(groups)
         if len(keep) > 1:
             target, _, _ = sentence_embeddings(model, [texts[i] for i in keep])
@@ -93,20 +94,20 @@ def _soft_ce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return -(targets * logits.log_softmax(dim=1)).sum(1).mean()
 
 
-def run_warm_start(trainer, *, log=print) -> list[dict]:
-    """``cfg.warm_start.steps`` steps of AdamW on the heads; a no-op when steps == 0."""
-    w = trainer.cfg.warm_start
+def run_warm_start(model, samples: Samples, batch_at: Callable[[int], list[Pair]], *, cfg: TrainConfig,
+                   log=print) -> list[dict]:  # fmt: skip
+    """``cfg.warm_start.steps`` steps of AdamW on the heads' trainable parameters, on batches
+    ``batch_at(step)`` (the trainer gives batches disjoint from stage 1's); a no-op when steps == 0."""
+    w = cfg.warm_start
     if w.steps <= 0:
         return []
-    params = [p for p in trainer.model.parameters() if p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=w.lr, weight_decay=0.0)
-    trainer.model.train()
+    model.train()
     rows = []
     for step in range(w.steps):
-        terms = warm_step(trainer, step)
+        terms = warm_step(model, samples, batch_at(step), cfg=cfg, step=step)
         if not bool(torch.isfinite(terms["total"].detach()).all()):
-            from omniret.errors import IntegrityError
-
             raise IntegrityError(
                 f"warm start stopped at warm-start step {step + 1}: the loss is {float(terms['total'])}; "
                 "nothing was saved (lower warm_start.lr?)"
@@ -114,7 +115,7 @@ def run_warm_start(trainer, *, log=print) -> list[dict]:
         if terms["total"].requires_grad:
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()
-            torch.nn.utils.clip_grad_norm_(params, trainer.cfg.optim.grad_clip)
+            torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
             opt.step()
         rows.append({"warm_step": step + 1, **{k: float(v.detach()) for k, v in terms.items()}})
     last = rows[-1]

@@ -7,9 +7,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from omniret.bench import sources as src
-from omniret.bench.offline import OfflineBuilder, _stable, is_test, slug
-from omniret.bench.render import make_video
+from omniret.datasets import sources as src
+from omniret.datasets.builder import BuildState as OfflineBuilder
+from omniret.datasets.builder import is_test, slug, stable_order
+from omniret.datasets.render import make_video
 
 CLIPART_TEST_PERCENT, CLIPART_POOL = 15, 500
 SPEECH_TEST_PERCENT, GM_TEST_PERCENT = 25, 25
@@ -24,7 +25,7 @@ def clipart(b: OfflineBuilder) -> None:
         by_title[c.title].append(c)
     av_test = _audio_visual_images(b, records)
     test_titles = [t for t in sorted(by_title) if is_test("oc", t, CLIPART_TEST_PERCENT)]
-    test_titles = b.cap(_stable(test_titles, "oc")[:CLIPART_POOL])
+    test_titles = b.cap(stable_order(test_titles, "oc")[:CLIPART_POOL])
     b.splits["clipart_test_titles"] = sorted(test_titles)
     b.clipart_test = {}
     pool, t2i, i2t = [], [], []
@@ -184,7 +185,7 @@ def instruments(b: OfflineBuilder) -> None:
         name, keyword = src.GM_PROGRAMS[p]
         side = "test" if p in test else "train"
         outs = [b.media(f"media/instruments/{side}/{p:03d}-{'-'.join(v)}.wav") for v in VARIANTS]
-        from omniret.bench.render import render_variants
+        from omniret.datasets.render import render_variants
 
         render_variants(p, VARIANTS, outs)
         for v, out in zip(VARIANTS, outs, strict=True):
@@ -204,7 +205,7 @@ def animals(b: OfflineBuilder) -> None:
     """CC0 animal recordings cut into 2 s windows: first half of each recording trains, second half tests."""
     import soundfile as sf
 
-    from omniret.media import load_audio
+    from omniret.inputs.media import load_audio
 
     for animal, path in src.animal_sounds().items():
         wave = load_audio(path)
@@ -311,7 +312,7 @@ def _keyword_text(keyword: str) -> str:
 
 
 def _wave(b: OfflineBuilder, rel: str) -> np.ndarray:
-    from omniret.media import load_audio
+    from omniret.inputs.media import load_audio
 
     return load_audio(b.out / rel)
 
@@ -343,7 +344,7 @@ def instrument_caption(c: dict) -> str:
 
 def instrument_acm(b: OfflineBuilder) -> None:
     """Composed (audio, change text) -> audio, built with the ACM algorithm on renders with known attributes."""
-    from omniret.bench.acm import Clip, acm_tasks, build_acm, default_embedders, rel_path
+    from omniret.datasets.acm import Clip, acm_tasks, build_acm, default_embedders, rel_path
 
     for side in ("test", "train"):
         rows = [c for c in b.instrument_clips if c["side"] == side]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 from functools import cached_property
-from importlib import resources
 
 import numpy as np
 import torch
@@ -19,17 +18,11 @@ import torch.nn.functional as F
 
 from omniret.assets import asset_path
 from omniret.inputs import OmniInput
-from omniret.media import load_audio, load_image, load_video, to_pixels
-from omniret.recipes import ImageRecipe
+from omniret.inputs.media import load_audio, load_image, load_video, to_pixels
+from omniret.inputs.recipes import ImageRecipe
+from omniret.towers.packaged import imagenet_names
 
 MAX_CAPTIONS = 10
-
-
-def imagenet_names() -> list[str]:
-    """The first WordNet lemma of each ImageNet-1k class, in model output order."""
-    text = resources.files("omniret.data").joinpath("imagenet_classes.tsv").read_text()
-    rows = [line.split("\t")[1] for line in text.splitlines() if line and not line.startswith("#")]
-    return [row.split(",")[0].strip() for row in rows]
 
 
 class MiniLM:
@@ -75,13 +68,13 @@ class BridgeCaption:
 
     @cached_property
     def vision(self):
-        from omniret.model.packaged import EfficientNetTower
+        from omniret.towers.packaged import EfficientNetTower
 
         return EfficientNetTower(weights=asset_path("efficientnet-lite0")).freeze()
 
     @cached_property
     def whisper(self):
-        from omniret.model.packaged import WhisperCT2Tower
+        from omniret.towers.packaged import WhisperCT2Tower
 
         return WhisperCT2Tower(path=asset_path("whisper-tiny-en"))
 
@@ -169,8 +162,8 @@ class BridgeCaption:
 
     @staticmethod
     def _key(src, what: str) -> str:
-        from omniret.cache import FeatureCache
-        from omniret.features import source_id
+        from omniret.inputs.cache import FeatureCache
+        from omniret.inputs.features import source_id
 
         return FeatureCache.key(source_id(src)[0], "bridge-caption-v1", what)
 

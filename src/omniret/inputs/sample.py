@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-MEDIA_MODALITIES = ("image", "audio", "video")
-FAMILY = {"image": "vision", "video": "vision", "audio": "audio"}  # which tower reads each medium
+from omniret.inputs.modality import MEDIA
+
+MEDIA_MODALITIES = tuple(str(m) for m in MEDIA)  # ("image", "audio", "video")
 PLACEHOLDER = re.compile(r"<(image|audio|video)>")
 
 

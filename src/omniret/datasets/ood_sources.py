@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from omniret.bench.qrc import read_qrc
-from omniret.bench.sources import SourceMissingError
+from omniret.datasets.qrc import read_qrc
+from omniret.datasets.sources import SourceMissingError
 
 TUXPAINT = Path("/usr/share/tuxpaint/stamps")
 GCOMPRIS = Path("/usr/share/gcompris-qt/rcc")

@@ -8,15 +8,15 @@ import warnings
 import numpy as np
 import torch
 
-from omniret.media.errors import (
+from omniret.inputs.media.errors import (
     CorruptMediaError,
     MediaError,
     MediaTooLargeError,
     UnsupportedMediaError,
     WrongModalityError,
 )
-from omniret.media.source import describe, read_bytes, sniff
-from omniret.recipes import ImageRecipe
+from omniret.inputs.media.source import describe, read_bytes, sniff
+from omniret.inputs.recipes import ImageRecipe
 
 MAX_PIXELS = 64_000_000  # larger images are refused, not decoded (decompression bombs, FEASIBILITY.md)
 

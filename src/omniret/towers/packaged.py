@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from omniret.model.efficientnet import EfficientNetLite0
-from omniret.model.towers import Tower
-from omniret.recipes import AudioRecipe, ImageRecipe
+from omniret.assets import resolve
+from omniret.config import TowerConfig
+from omniret.inputs.modality import Family
+from omniret.inputs.recipes import AudioRecipe, ImageRecipe
+from omniret.towers.base import TOWERS, Tower
+from omniret.towers.efficientnet import EfficientNetLite0
+from omniret.towers.standins import stand_in
+
+
+@cache
+def imagenet_names() -> tuple[str, ...]:
+    """The first WordNet lemma of each ImageNet-1k class, in the order of EfficientNet's outputs
+    (``imagenet_classes.tsv`` beside this file)."""
+    text = resources.files("omniret.towers").joinpath("imagenet_classes.tsv").read_text()
+    rows = [line.split("\t")[1] for line in text.splitlines() if line and not line.startswith("#")]
+    return tuple(row.split(",")[0].strip() for row in rows)
 
 
 class EfficientNetTower(Tower):
@@ -20,7 +35,7 @@ class EfficientNetTower(Tower):
         self.net = EfficientNetLite0()
         if weights is not None:
             self.net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        self.modality, self.dim = "vision", 1280
+        self.modality, self.dim = Family.VISION, 1280
         self.grid = (image_size // 32, image_size // 32)
         self.recipe = ImageRecipe(size=image_size)
 
@@ -57,7 +72,7 @@ class WhisperCT2Tower(Tower):
         from faster_whisper import WhisperModel
 
         self.whisper = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=threads)
-        self.modality, self.recipe = "audio", AudioRecipe(n_mels=self.whisper.model.n_mels)
+        self.modality, self.recipe = Family.AUDIO, AudioRecipe(n_mels=self.whisper.model.n_mels)
         self.dim = self._probe_dim()
 
     def _probe_dim(self) -> int:
@@ -113,3 +128,16 @@ class WhisperCT2Tower(Tower):
         segments, _ = self.whisper.transcribe(wave, beam_size=1, language=language, vad_filter=False,
                                               temperature=0.0, condition_on_previous_text=False)  # fmt: skip
         return " ".join(s.text.strip() for s in segments).strip()
+
+
+@TOWERS.register("efficientnet-lite0")
+def _build_efficientnet(cfg: TowerConfig) -> Tower:
+    weights = resolve(cfg.path, what="towers.vision.path") if cfg.path else None
+    return EfficientNetTower(weights=weights, image_size=cfg.image_size)
+
+
+@TOWERS.register("whisper-tiny-en")
+def _build_whisper_ct2(cfg: TowerConfig) -> Tower:
+    if cfg.path is None:  # CTranslate2 models cannot be randomly initialised: same-shape stand-in
+        return stand_in(cfg)
+    return WhisperCT2Tower(path=resolve(cfg.path, what="towers.audio.path"))

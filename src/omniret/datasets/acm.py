@@ -177,10 +177,10 @@ def default_embedders() -> tuple[Callable, Callable]:
     import torch
 
     from omniret.assets import asset_path
-    from omniret.bridge import MiniLM
-    from omniret.media import load_audio
-    from omniret.media.mel import log_mel
-    from omniret.model.packaged import WhisperCT2Tower
+    from omniret.baselines.bridge import MiniLM
+    from omniret.inputs.media import load_audio
+    from omniret.inputs.media.mel import log_mel
+    from omniret.towers.packaged import WhisperCT2Tower
 
     text = MiniLM()
     tower = WhisperCT2Tower(path=asset_path("whisper-tiny-en"))

@@ -14,9 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from omniret.media.errors import CorruptMediaError, EmptyMediaError, MediaTooLargeError, WrongModalityError
-from omniret.media.pcm import MonoResampler, align
-from omniret.media.source import describe, open_container, open_source, read_bytes, sniff
+from omniret.inputs.media.errors import (
+    CorruptMediaError,
+    EmptyMediaError,
+    MediaTooLargeError,
+    WrongModalityError,
+)
+from omniret.inputs.media.pcm import MonoResampler, align
+from omniret.inputs.media.source import describe, open_container, open_source, read_bytes, sniff
 
 SAMPLE_RATE = 16000
 MAX_SECONDS = 4 * 3600.0

@@ -22,11 +22,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from omniret.bench import ood_sources as osrc
-from omniret.bench import sources as offline_src
-from omniret.bench.offline import slug
-from omniret.bench.sources import SourceMissingError
-from omniret.bench.writer import write_instructions, write_jsonl, write_task
+from omniret.datasets import ood_sources as osrc
+from omniret.datasets import sources as offline_src
+from omniret.datasets.builder import slug
+from omniret.datasets.sources import SourceMissingError
+from omniret.datasets.writer import write_instructions, write_jsonl, write_task
 
 VERSION = "ood-v1"
 MAX_PER_DOMAIN = 300

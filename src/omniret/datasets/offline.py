@@ -3,7 +3,7 @@
 Deterministic: every split is a hash of a stable key (title, prompt name, GM program, recording
 half), every sample order is sorted, every generated file is rendered with fixed settings. The
 test id lists are written to ``splits.json`` and checked against the committed copy
-(``omniret/bench/splits/offline-v1.json``) so a changed source package cannot silently move items
+(``omniret/datasets/splits/offline-v1.json``) so a changed source package cannot silently move items
 between train and test. Training uses only ``train/pairs.jsonl``.
 """
 
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import shutil
-from collections import defaultdict
 from importlib import resources
-from pathlib import Path
 
-from omniret.bench.writer import write_instructions, write_jsonl, write_task
+from omniret.datasets import offline_tasks as t
+from omniret.datasets.builder import BuildState, count_by, is_test
+from omniret.datasets.writer import write_instructions, write_jsonl
+
+__all__ = ["INSTRUCTIONS", "LICENCES", "VERSION", "OfflineBuilder", "is_test"]
 
 VERSION = "offline-v1"
 INSTRUCTIONS = {  # dataset id -> (name, query modality, candidate modality, prompts)
@@ -46,64 +46,13 @@ LICENCES = {
 }
 
 
-def is_test(namespace: str, key: str, percent: int) -> bool:
-    return int(hashlib.md5(f"{namespace}:{key}".encode()).hexdigest(), 16) % 100 < percent
-
-
-def _stable(keys, namespace: str) -> list:
-    return sorted(keys, key=lambda k: hashlib.md5(f"{namespace}/order:{k}".encode()).hexdigest())
-
-
-class OfflineBuilder:
+class OfflineBuilder(BuildState):
     """Builds every task; ``limit`` caps each source (quick builds and tests)."""
-
-    def __init__(self, out: Path, *, limit: int | None = None, log=print) -> None:
-        self.out, self.limit, self.log = Path(out), limit, log
-        self.train: list[dict] = []
-        self.splits: dict[str, list] = {}
-        self.counts: dict[str, dict] = {}
-        self.sounds_test: dict[str, list[str]] = defaultdict(list)  # label -> media paths
-        self.sounds_train: dict[str, list[str]] = defaultdict(list)
-        self.label_text: dict[str, str] = {}
-        self.clipart_test: dict[str, str] = {}  # title -> media path
-        self.clipart_train: dict[str, list[str]] = {}
-        self.instrument_clips: list[dict] = []
-        self.av_test_images: dict[str, list[str]] = {}  # keyword -> clip art of that animal/instrument
-        self.av_train_images: dict[str, list[str]] = {}
-        self.acm_stats: dict[str, dict] = {}
-
-    def cap(self, items: list) -> list:
-        return items[: self.limit] if self.limit else items
-
-    def media(self, rel: str) -> Path:
-        path = self.out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def copy(self, source: Path, rel: str) -> str:
-        shutil.copyfile(source, self.media(rel))
-        return rel
-
-    def task(self, name: str, dataset_id: str, queries: list[dict], pool: list[dict]) -> None:
-        for i, q in enumerate(queries):
-            q["qid"] = f"{dataset_id}:{i}"
-        queries = [q for q in queries if q["pos_cand_list"]]
-        if not queries or not pool:
-            self.log(f"  offline_{name}: skipped (no queries with a positive at this size)")
-            return
-        write_task(self.out, f"offline_{name}", "test", queries, pool)
-        self.counts[f"offline_{name}"] = {"queries": len(queries), "candidates": len(pool)}
-        self.log(f"  offline_{name}: {len(queries)} queries, {len(pool)} candidates")
-
-    def pair(self, dataset: str, task: str, query: dict, positive: dict, pid: str) -> None:
-        self.train.append({"dataset": dataset, "task": task, "query": query, "positive": positive, "id": pid})
 
     # ------------------------------------------------------------------ build
 
     def build(self) -> dict:
         self.out.mkdir(parents=True, exist_ok=True)
-        from omniret.bench import offline_tasks as t
-
         for step in (t.clipart, t.fashion, t.speech, t.instruments, t.animals, t.sound_tasks, t.audio_visual,
                      t.instrument_acm):  # fmt: skip
             self.log(f"{step.__name__} ...")
@@ -113,7 +62,7 @@ class OfflineBuilder:
         write_jsonl(self.out / "train" / "pairs.jsonl", self.train)
         (self.out / "splits.json").write_text(json.dumps(self.splits, indent=1, sort_keys=True) + "\n")
         manifest = {"version": VERSION, "limit": self.limit, "tasks": self.counts, "train_pairs": len(self.train),
-                    "train_pairs_by_task": _count(self.train, "task"), "licences": LICENCES,
+                    "train_pairs_by_task": count_by(self.train, "task"), "licences": LICENCES,
                     "acm_rule_counts": self.acm_stats, "splits_sha256": hashlib.sha256((self.out / "splits.json").read_bytes()).hexdigest()}  # fmt: skip
         (self.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         if self.limit is None:
@@ -121,15 +70,8 @@ class OfflineBuilder:
         return manifest
 
 
-def _count(rows: list[dict], key: str) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for r in rows:
-        out[r[key]] += 1
-    return dict(sorted(out.items()))
-
-
 def committed_splits() -> dict | None:
-    path = resources.files("omniret.bench").joinpath("splits", f"{VERSION}.json")
+    path = resources.files("omniret.datasets").joinpath("splits", f"{VERSION}.json")
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -144,7 +86,3 @@ def check_committed_splits(splits: dict) -> None:
             raise RuntimeError(
                 f"split '{key}' differs from the committed {VERSION}.json: a source package changed"
             )
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

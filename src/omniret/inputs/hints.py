@@ -13,27 +13,19 @@ The composer gets those words right after the item's resampled tokens, so it can
 
 from __future__ import annotations
 
-from functools import cache
-
 import torch
 
-from omniret.cache import FeatureCache
 from omniret.config import HintsConfig, MediaConfig
+from omniret.inputs.cache import FeatureCache
+from omniret.towers.packaged import imagenet_names
 
 HINT_VERSION = "hints-v1"  # bump when the hint text of the same input would change
-
-
-@cache
-def _names() -> tuple[str, ...]:
-    from omniret.bridge import imagenet_names
-
-    return tuple(imagenet_names())
 
 
 def label_text(probs: torch.Tensor, *, top_k: int, min_prob: float) -> str | None:
     """(1000,) class probabilities -> 'tabby, tiger cat' (the top label always, the rest above min_prob)."""
     values, idx = probs.float().topk(top_k)
-    names = _names()
+    names = imagenet_names()
     words = [names[i] for n, (v, i) in enumerate(zip(values.tolist(), idx.tolist(), strict=True))
              if n == 0 or v >= min_prob]  # fmt: skip
     return ", ".join(words) or None
@@ -84,8 +76,8 @@ class HintMaker:
         """Transcript hints of audio files (or arrays), cached by content, span and settings."""
         if not self.speech_on:
             return [None] * len(sources)
-        from omniret.features import _cut
-        from omniret.media import load_audio
+        from omniret.inputs.features import _cut
+        from omniret.inputs.media import load_audio
 
         def compute(payload, name):
             wave = load_audio(payload, max_seconds=self.media.max_audio_seconds, name=name)
@@ -97,7 +89,7 @@ class HintMaker:
         """Transcript hints of the audio tracks of videos ("" for a silent video)."""
         if not self.speech_on or self.media.video_audio == "off":
             return [None] * len(sources)
-        from omniret.media import load_video
+        from omniret.inputs.media import load_video
 
         def compute(payload, name):
             t0, t1 = span or (None, None)
@@ -114,7 +106,7 @@ class HintMaker:
                                                 max_words=c.max_transcript_words)  # fmt: skip
 
     def _cached(self, sources: list, what: tuple[str, ...], compute) -> list[str | None]:
-        from omniret.features import source_id
+        from omniret.inputs.features import source_id
 
         tower = self.towers["audio"]
         settings = repr(sorted(self.recipe().items()))

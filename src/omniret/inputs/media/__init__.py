@@ -1,7 +1,7 @@
 """Media decoding (needs the ``media`` extra: Pillow, soundfile, soxr, PyAV)."""
 
-from omniret.media.audio import load_audio
-from omniret.media.errors import (
+from omniret.inputs.media.audio import load_audio
+from omniret.inputs.media.errors import (
     CorruptMediaError,
     EmptyMediaError,
     MediaError,
@@ -10,9 +10,9 @@ from omniret.media.errors import (
     UnsupportedMediaError,
     WrongModalityError,
 )
-from omniret.media.image import load_image, to_pixels
-from omniret.media.source import content_hash, read_bytes, sniff
-from omniret.media.video import VideoClip, load_video
+from omniret.inputs.media.image import load_image, to_pixels
+from omniret.inputs.media.source import content_hash, read_bytes, sniff
+from omniret.inputs.media.video import VideoClip, load_video
 
 __all__ = [
     "CorruptMediaError",

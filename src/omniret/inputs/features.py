@@ -15,15 +15,15 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from omniret.cache import FeatureCache
 from omniret.config import MediaConfig
-from omniret.media import MediaTooLargeError, load_audio, load_image, load_video, read_bytes, to_pixels
-from omniret.media.audio import AudioSpan, audio_duration, cut
-from omniret.media.mel import log_mel
-from omniret.media.source import describe, file_digest
-from omniret.media.video import video_duration
-from omniret.model.towers import Tower
-from omniret.recipes import recipe_hash
+from omniret.inputs.cache import FeatureCache
+from omniret.inputs.media import MediaTooLargeError, load_audio, load_image, load_video, read_bytes, to_pixels
+from omniret.inputs.media.audio import AudioSpan, audio_duration, cut
+from omniret.inputs.media.mel import log_mel
+from omniret.inputs.media.source import describe, file_digest
+from omniret.inputs.media.video import video_duration
+from omniret.inputs.recipes import recipe_hash
+from omniret.towers import Tower
 
 IMAGE_BATCH = 32
 _DIGESTS: OrderedDict[tuple, str] = OrderedDict()  # file identity -> sha256, so windows hash a file once
@@ -231,5 +231,5 @@ class FeatureExtractor:
 
 
 def _cut(wave: np.ndarray, span, name: str) -> np.ndarray:
-    """``wave`` (16 kHz) cut to ``span`` seconds (``omniret.media.audio.cut``)."""
+    """``wave`` (16 kHz) cut to ``span`` seconds (``omniret.inputs.media.audio.cut``)."""
     return cut(wave, span, name)

@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from omniret.recipes import AudioRecipe
+from omniret.inputs.recipes import AudioRecipe
 
 
 @lru_cache(maxsize=4)

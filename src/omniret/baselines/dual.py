@@ -51,8 +51,8 @@ class DualEncoder:
         self, heads: nn.ModuleDict, *, preset: str = "omniret-small", cache=None, model_id="dual-encoder"
     ):
         from omniret.config import load_config
-        from omniret.features import FeatureExtractor
-        from omniret.model.towers import build_tower
+        from omniret.inputs.features import FeatureExtractor
+        from omniret.towers import build_tower
 
         cfg = load_config(preset)
         self.towers = {k: build_tower(t) for k, t in cfg.towers.items()}
@@ -80,7 +80,7 @@ class DualEncoder:
 
     def text_model(self):
         if self._text is None:
-            from omniret.bridge import MiniLM
+            from omniret.baselines.bridge import MiniLM
 
             self._text = MiniLM()
         return self._text

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from omniret.media.audio import decode_audio_stream
-from omniret.media.errors import CorruptMediaError, EmptyMediaError, WrongModalityError
-from omniret.media.source import describe, open_container, open_source, sniff
+from omniret.inputs.media.audio import decode_audio_stream
+from omniret.inputs.media.errors import CorruptMediaError, EmptyMediaError, WrongModalityError
+from omniret.inputs.media.source import describe, open_container, open_source, sniff
 
 
 @dataclass

@@ -9,7 +9,7 @@ import re
 import stat
 from pathlib import Path
 
-from omniret.media.errors import (
+from omniret.inputs.media.errors import (
     EmptyMediaError,
     MediaTooLargeError,
     UnreadableMediaError,

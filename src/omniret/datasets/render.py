@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omniret.bench.sources import LOUDNESS, PITCHES, TEMPOS, soundfont
+from omniret.datasets.sources import LOUDNESS, PITCHES, TEMPOS, soundfont
 
 ARPEGGIO = [0, 4, 7, 12, 7, 4]  # semitones above the root
 
