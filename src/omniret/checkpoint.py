@@ -23,8 +23,9 @@ from pathlib import Path
 
 import torch
 
-from omniret.config import dump_config, load_config
+from omniret.config import dump_config, load_config, to_dict
 from omniret.errors import InputError, IntegrityError
+from omniret.inputs.hints import HINT_VERSION
 from omniret.inputs.recipes import recipe_dict, recipe_hash
 from omniret.model.omniret import OmniRet
 from omniret.towers.base import tower_id
@@ -140,12 +141,9 @@ def write_atomic(file: Path, write) -> None:
 
 def recipes(model: OmniRet) -> dict:
     towers = {k: {"id": t.tower_id, "recipe": recipe_dict(t.recipe)} for k, t in model.towers.items()}
-    from omniret.config import to_dict
 
     media = to_dict(model.config.media)
     if model.config.hints.enabled:  # hint words change every media embedding; off keeps older hashes
-        from omniret.inputs.hints import HINT_VERSION
-
         media["hints"] = {"version": HINT_VERSION, **to_dict(model.config.hints)}
     return {
         "towers": towers,

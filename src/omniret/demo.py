@@ -13,7 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from omniret.datasets.render import make_video
+from omniret.datasets.sources import FASHION_CLASSES, SourceMissingError, animal_sounds, fashion_mnist
+from omniret.index import Index, IndexMismatchError
 from omniret.inputs import OmniInput
+from omniret.inputs.media import load_audio
 
 CLIPART = Path("/usr/share/openclipart/png/animals")
 SPEECH = Path("/usr/share/asterisk/sounds/en")
@@ -42,7 +46,6 @@ def gather(media: Path, log=print) -> Path:
         "speech-goodbye.wav": SPEECH / "vm-goodbye.wav",
         "speech-hello-world.wav": SPEECH / "hello-world.wav",
     }
-    from omniret.datasets.sources import animal_sounds
 
     for name in ("dog", "cat", "rooster", "cow"):
         copies[f"{name}.mp3"] = animal_sounds()[name]
@@ -71,8 +74,6 @@ def _fashion(media: Path) -> None:
     """Held-out Fashion-MNIST items (t10k, never trained on), for the composed image + text query."""
     from PIL import Image
 
-    from omniret.datasets.sources import FASHION_CLASSES, SourceMissingError, fashion_mnist
-
     if all((media / f"fashion-{n}.png").exists() for n in FASHION):
         return
     try:
@@ -87,9 +88,6 @@ def _fashion(media: Path) -> None:
 def _pets_video(media: Path) -> None:
     """20 s: a cat with its meowing for 10 s, then a dog barking for 10 s (a moment to find)."""
     from PIL import Image
-
-    from omniret.datasets.render import make_video
-    from omniret.inputs.media import load_audio
 
     cat = Image.open(media / "cat-photo.png")
     dog = Image.open(media / "dog-drawing.png")
@@ -124,7 +122,6 @@ DEMO_MARKER = ".omniret-demo"
 
 
 def run(db: Path, media: Path, *, k: int = 3, log=print) -> None:
-    from omniret.index import Index, IndexMismatchError
 
     gather(media, log=log)
     ix = Index(db)

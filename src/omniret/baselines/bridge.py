@@ -16,11 +16,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from omniret._quiet import quiet_transformers
 from omniret.assets import asset_path
 from omniret.inputs import OmniInput
+from omniret.inputs.cache import FeatureCache
+from omniret.inputs.features import source_id
 from omniret.inputs.media import load_audio, load_image, load_video, to_pixels
 from omniret.inputs.recipes import ImageRecipe
-from omniret.towers.packaged import imagenet_names
+from omniret.towers.packaged import EfficientNetTower, WhisperCT2Tower, imagenet_names
 
 MAX_CAPTIONS = 10
 
@@ -30,8 +33,6 @@ class MiniLM:
 
     def __init__(self) -> None:
         from transformers import AutoModel, AutoTokenizer
-
-        from omniret._quiet import quiet_transformers
 
         quiet_transformers()
 
@@ -68,13 +69,11 @@ class BridgeCaption:
 
     @cached_property
     def vision(self):
-        from omniret.towers.packaged import EfficientNetTower
 
         return EfficientNetTower(weights=asset_path("efficientnet-lite0")).freeze()
 
     @cached_property
     def whisper(self):
-        from omniret.towers.packaged import WhisperCT2Tower
 
         return WhisperCT2Tower(path=asset_path("whisper-tiny-en"))
 
@@ -162,8 +161,6 @@ class BridgeCaption:
 
     @staticmethod
     def _key(src, what: str) -> str:
-        from omniret.inputs.cache import FeatureCache
-        from omniret.inputs.features import source_id
 
         return FeatureCache.key(source_id(src)[0], "bridge-caption-v1", what)
 

@@ -22,8 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from omniret.baselines.bridge import MiniLM
+from omniret.checkpoint import nonfinite_tensors, read_heads, recipe_dict, recipe_hash, write_atomic
+from omniret.config import load_config, to_dict
 from omniret.errors import IntegrityError
 from omniret.inputs import OmniInput
+from omniret.inputs.features import FeatureExtractor
+from omniret.towers import build_tower
 
 CONFIG_FILE = "dual_encoder.json"
 FIELDS = ("text", "image", "audio", "video")
@@ -50,9 +55,6 @@ class DualEncoder:
     def __init__(
         self, heads: nn.ModuleDict, *, preset: str = "omniret-small", cache=None, model_id="dual-encoder"
     ):
-        from omniret.config import load_config
-        from omniret.inputs.features import FeatureExtractor
-        from omniret.towers import build_tower
 
         cfg = load_config(preset)
         self.towers = {k: build_tower(t) for k, t in cfg.towers.items()}
@@ -70,8 +72,6 @@ class DualEncoder:
 
     @property
     def recipes(self) -> dict:
-        from omniret.checkpoint import recipe_dict, recipe_hash
-        from omniret.config import to_dict
 
         media = to_dict(self.features.media)
         return {"towers": {k: {"id": t.tower_id, "recipe": recipe_dict(t.recipe)} for k, t in self.towers.items()},
@@ -80,8 +80,6 @@ class DualEncoder:
 
     def text_model(self):
         if self._text is None:
-            from omniret.baselines.bridge import MiniLM
-
             self._text = MiniLM()
         return self._text
 
@@ -136,8 +134,6 @@ def save_dual(heads: nn.ModuleDict, out: Path, meta: dict, *, dtype=torch.float1
     non-finite heads are refused before anything is written."""
     from safetensors.torch import save
 
-    from omniret.checkpoint import nonfinite_tensors, write_atomic
-
     state = {k: v.detach().to(dtype).contiguous() for k, v in heads.state_dict().items()}
     bad = nonfinite_tensors(state)
     if bad:
@@ -157,7 +153,6 @@ def is_dual(path) -> bool:
 def load_dual(path, *, cache=None, verify: bool = True) -> DualEncoder:
     """``verify`` checks the heads' bytes against the SHA-256 in ``dual_encoder.json`` (when it has
     one); non-finite tensors are refused either way, naming the tensor."""
-    from omniret.checkpoint import read_heads
 
     path = Path(path)
     try:

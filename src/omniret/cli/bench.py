@@ -6,6 +6,19 @@ from pathlib import Path
 
 import typer
 
+from omniret.datasets.acm import (
+    acm_tasks,
+    audio_visual_tasks,
+    build_acm,
+    default_embedders,
+    llm_modification,
+    read_clips,
+)
+from omniret.datasets.offline import OfflineBuilder
+from omniret.datasets.ood import OodBuilder
+from omniret.datasets.writer import write_instructions, write_task
+from omniret.errors import InputError, OmniretError
+
 bench_app = typer.Typer(help="Build benchmarks in the M-BEIR layout.", no_args_is_help=True)
 build_app = typer.Typer(help="Build a benchmark.", no_args_is_help=True)
 bench_app.add_typer(build_app, name="build")
@@ -19,7 +32,6 @@ def offline(
     ),
 ) -> None:
     """The offline benchmark from packaged real data (openclipart, Fashion-MNIST, Asterisk, GM renders, animals)."""
-    from omniret.datasets.offline import OfflineBuilder
 
     manifest = OfflineBuilder(out, limit=limit, log=typer.echo).build()  # a missing source: one line, exit 1
     typer.echo(f"wrote {len(manifest['tasks'])} tasks and {manifest['train_pairs']} train pairs to {out}")
@@ -31,13 +43,10 @@ def ood(
     limit: int = typer.Option(None, help="Cap every source at this many items per domain (quick builds)."),
 ) -> None:
     """Out-of-domain test set from real packaged data offline-v1 never uses (photos, icons, sounds, speech)."""
-    from omniret.datasets.ood import OodBuilder
 
     manifest = OodBuilder(out, limit=limit, log=typer.echo).build()
     present = [n for n, s in manifest["sources"].items() if s["present"]]
     if not manifest["tasks"]:
-        from omniret.errors import OmniretError
-
         raise OmniretError(f"no OOD source is installed: {'; '.join(manifest['skipped_sources'].values())}")
     typer.echo(
         f"wrote {len(manifest['tasks'])} tasks from {len(present)} sources to {out}"
@@ -65,23 +74,12 @@ def acm(
     """The paper's ACM construction (METHOD.md §10) over any captioned audio(-video) collection."""
     import json
 
-    from omniret.datasets.acm import (
-        acm_tasks,
-        audio_visual_tasks,
-        build_acm,
-        default_embedders,
-        llm_modification,
-        read_clips,
-    )
-    from omniret.datasets.writer import write_instructions, write_task
-
     rows = read_clips(clips)
     base = clips.parent
     for c in rows:  # paths in clips.jsonl are relative to that file
         for attr in ("audio", "video", "image"):
             if getattr(c, attr) and not Path(getattr(c, attr)).is_absolute():
                 setattr(c, attr, str((base / getattr(c, attr)).resolve()))
-    from omniret.errors import InputError
 
     try:
         lo, hi = (float(x) for x in window.split(","))

@@ -11,6 +11,14 @@ from pathlib import Path
 
 import typer
 
+from omniret.api import load_model
+from omniret.baselines.fusion import RandomRanker, ScoreFusion
+from omniret.errors import InputError
+from omniret.eval.global_pool import POOLS, evaluate_pools, load_global_pool, pool_geometry
+from omniret.eval.harness import CandidateCache
+from omniret.eval.mbeir import load_tasks
+from omniret.eval.report import results_record, write_json, write_report, write_trec
+
 eval_app = typer.Typer(help="Evaluate models on retrieval benchmarks.", no_args_is_help=True)
 
 
@@ -18,13 +26,10 @@ def load_eval_model(spec: str, *, verify: bool = True):
     """'random', 'fusion:BASE', 'bridge-caption', 'dual-encoder', a preset, a checkpoint or dual-encoder dir, or a YAML file.
 
     ``verify``: check a checkpoint's weights hash against its manifest (False: ``--no-verify``)."""
-    from omniret.baselines.fusion import RandomRanker, ScoreFusion
 
     if spec == "random":
         return RandomRanker()
     import warnings
-
-    from omniret.api import load_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the untrained-heads warning is expected for baselines
@@ -35,7 +40,6 @@ def load_eval_model(spec: str, *, verify: bool = True):
 
 def parse_ks(text: str) -> list[int]:
     """'1,5,10' -> [1, 5, 10]: positive integers, at least one; anything else is an InputError naming -k."""
-    from omniret.errors import InputError
 
     ks = []
     for item in text.split(","):
@@ -102,11 +106,6 @@ def mbeir(
 ) -> None:
     """Recall@k (hit rate), MRR, nDCG@10 and modality precision@k per task and group, in each task's
     own pool and/or the global pool of the whole split."""
-    from omniret.errors import InputError
-    from omniret.eval.global_pool import POOLS, evaluate_pools, load_global_pool, pool_geometry
-    from omniret.eval.harness import CandidateCache
-    from omniret.eval.mbeir import load_tasks
-    from omniret.eval.report import results_record, write_json, write_report, write_trec
 
     if pool not in POOLS:
         raise InputError(f"--pool must be one of {', '.join(POOLS)}, not {pool!r}")

@@ -7,6 +7,17 @@ from pathlib import Path
 
 import typer
 
+from omniret.errors import InputError, OmniretError
+from omniret.index import FilterError, Index
+from omniret.index.ann import check_target
+from omniret.index.calibrate import MODALITIES, MODES
+from omniret.index.decompose import VIDEO_MODES
+from omniret.index.files import scan
+from omniret.index.indexer import check_prune_roots, prune_preview
+from omniret.index.search import GROUPS
+from omniret.index.store import Store, lock_timeout
+from omniret.inputs import OmniInput
+
 DB_HELP = "Index directory (LanceDB, embedded)."
 NO_VERIFY_HELP = (
     "Load the model without checking its weights against the hash in its manifest (a mismatch is "
@@ -21,8 +32,6 @@ LOCK_TIMEOUT_HELP = (
 
 
 def _lock_timeout(value: float) -> float:
-    from omniret.errors import InputError
-    from omniret.index.store import lock_timeout
 
     try:
         return lock_timeout(value)
@@ -35,8 +44,6 @@ def _parse_meta(items: list[str] | None) -> dict:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            from omniret.errors import InputError
-
             raise InputError(f"--meta {item!r} must look like key=value")
         meta[key] = value
     return meta
@@ -87,13 +94,6 @@ def index(
     Per-modality score statistics (for --calibration) are recomputed whenever the table changed. Entries
     that cannot be indexed (broken or looping symlinks, FIFOs, sockets, devices, unreadable files and
     folders, bad media) are listed as "skipped PATH: reason" and the run goes on."""
-    from omniret.errors import InputError
-    from omniret.index import Index
-    from omniret.index.ann import check_target
-    from omniret.index.decompose import VIDEO_MODES
-    from omniret.index.files import scan
-    from omniret.index.indexer import check_prune_roots, prune_preview
-    from omniret.index.store import Store
 
     if video_segments not in (None, *VIDEO_MODES):
         raise InputError(f"--video-segments must be one of {', '.join(VIDEO_MODES)}, not {video_segments!r}")
@@ -180,12 +180,6 @@ def search(
     several, hits are ranked by calibrated score when the index has calibration stats."""
     import math
 
-    from omniret.errors import InputError, OmniretError
-    from omniret.index import FilterError, Index
-    from omniret.index.calibrate import MODALITIES, MODES
-    from omniret.index.search import GROUPS
-    from omniret.inputs import OmniInput
-
     # every option is checked before the index is opened or the model loaded
     if calibration not in MODES:
         raise InputError(f"--calibration must be one of {', '.join(MODES)}, not {calibration!r}")
@@ -251,8 +245,6 @@ def delete(
 ) -> None:
     """Delete the rows of some files (or of a filter) from the index, in one commit (its calibration
     stats are refreshed). A malformed --where deletes nothing."""
-    from omniret.errors import InputError
-    from omniret.index import FilterError, Index
 
     if not paths and where is None:
         raise InputError("delete: give files to delete or --where")
@@ -267,7 +259,6 @@ def delete(
 def stats(db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP + " Must exist.")) -> None:
     """Counts by modality, the model and recipe, the search mode, the ANN's measured recall and the
     per-modality calibration stats (mean and std of cosine per query and candidate modality)."""
-    from omniret.index import Index
 
     typer.echo(json.dumps(Index(db).stats(), indent=1))
 
@@ -280,8 +271,6 @@ def calibrate(
 ) -> None:
     """(Re)compute the per-modality score statistics of an index (`omniret index` keeps them current;
     this is for indexes made before they existed)."""
-    from omniret.errors import InputError
-    from omniret.index import Index
 
     cal = Index(db, lock_timeout=lock_timeout).calibrate()
     if cal is None:

@@ -1,6 +1,6 @@
 """``omniret train CONFIG.yaml [a.b=c ...]``.
 
-Errors reach the root command's handler (omniret.cli.main) as one line: a bad config, key, quota or
+Errors reach the root command's handler (omniret.cli.app) as one line: a bad config, key, quota or
 pairs file exits 2 naming the file or key; a corrupted checkpoint or a non-finite loss exits 1
 naming the file or step (nothing is saved then; OUT/last stays the last good checkpoint).
 """
@@ -8,6 +8,13 @@ naming the file or step (nothing is saved then; OUT/last stays the last good che
 from __future__ import annotations
 
 import typer
+
+from omniret.errors import InputError
+from omniret.inputs.cache import FeatureCache
+from omniret.train.ablate import markdown, run_ablations
+from omniret.train.config import load_train_config
+from omniret.train.dual import train_dual as run
+from omniret.train.loop import Trainer
 
 
 def train(
@@ -18,8 +25,6 @@ def train(
     ),
 ) -> None:
     """Train OmniRet's heads (stage 1) or heads + LoRA (stage 2) on JSONL pairs; resumes from OUT/last."""
-    from omniret.train.config import load_train_config
-    from omniret.train.loop import Trainer
 
     cfg = load_train_config(config, overrides or [])
     final = Trainer(cfg, log=typer.echo, verify=not no_verify).run()
@@ -35,10 +40,6 @@ def ablate(
 ) -> None:
     """Train the paper's Table 5 variants on the same budget; write a table with ratios to the default."""
     from pathlib import Path
-
-    from omniret.errors import InputError
-    from omniret.train.ablate import markdown, run_ablations
-    from omniret.train.config import load_train_config
 
     if budget < 1:
         raise InputError(f"--budget must be a positive number of steps, got {budget}")
@@ -67,13 +68,15 @@ def train_dual(
     """
     from pathlib import Path
 
-    from omniret.errors import InputError
-    from omniret.inputs.cache import FeatureCache
-    from omniret.train.dual import train_dual as run
-
     if steps < 1:
         raise InputError(f"--steps must be a positive number, got {steps}")
     if batch < 2:
         raise InputError(f"--batch must be at least 2 (in-batch negatives), got {batch}")
     meta = run(pairs, Path(out), steps=steps, batch=batch, seed=seed, cache=FeatureCache(), log=typer.echo)
     typer.echo(f"saved {out} (held-out R@1 {meta['heldout_recall_at_1']:.3f}, best step {meta['best_step']})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("ablate")(ablate)
+    app.command("train-dual")(train_dual)

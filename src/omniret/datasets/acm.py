@@ -17,6 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from omniret.assets import asset_path
+from omniret.baselines.bridge import MiniLM
+from omniret.inputs.media import load_audio
+from omniret.inputs.media.mel import log_mel
+from omniret.towers.packaged import WhisperCT2Tower
+
 
 @dataclass
 class Clip:
@@ -175,12 +181,6 @@ def build_acm(
 def default_embedders() -> tuple[Callable, Callable]:
     """MiniLM caption embeddings and Whisper-encoder mean-pooled audio embeddings (CLAP is not available offline)."""
     import torch
-
-    from omniret.assets import asset_path
-    from omniret.baselines.bridge import MiniLM
-    from omniret.inputs.media import load_audio
-    from omniret.inputs.media.mel import log_mel
-    from omniret.towers.packaged import WhisperCT2Tower
 
     text = MiniLM()
     tower = WhisperCT2Tower(path=asset_path("whisper-tiny-en"))

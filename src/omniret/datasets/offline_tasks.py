@@ -8,9 +8,11 @@ from collections import defaultdict
 import numpy as np
 
 from omniret.datasets import sources as src
+from omniret.datasets.acm import Clip, acm_tasks, build_acm, default_embedders, rel_path
 from omniret.datasets.builder import BuildState as OfflineBuilder
 from omniret.datasets.builder import is_test, slug, stable_order
-from omniret.datasets.render import make_video
+from omniret.datasets.render import make_video, render_variants
+from omniret.inputs.media import load_audio
 
 CLIPART_TEST_PERCENT, CLIPART_POOL = 15, 500
 SPEECH_TEST_PERCENT, GM_TEST_PERCENT = 25, 25
@@ -185,7 +187,6 @@ def instruments(b: OfflineBuilder) -> None:
         name, keyword = src.GM_PROGRAMS[p]
         side = "test" if p in test else "train"
         outs = [b.media(f"media/instruments/{side}/{p:03d}-{'-'.join(v)}.wav") for v in VARIANTS]
-        from omniret.datasets.render import render_variants
 
         render_variants(p, VARIANTS, outs)
         for v, out in zip(VARIANTS, outs, strict=True):
@@ -204,8 +205,6 @@ def instruments(b: OfflineBuilder) -> None:
 def animals(b: OfflineBuilder) -> None:
     """CC0 animal recordings cut into 2 s windows: first half of each recording trains, second half tests."""
     import soundfile as sf
-
-    from omniret.inputs.media import load_audio
 
     for animal, path in src.animal_sounds().items():
         wave = load_audio(path)
@@ -312,7 +311,6 @@ def _keyword_text(keyword: str) -> str:
 
 
 def _wave(b: OfflineBuilder, rel: str) -> np.ndarray:
-    from omniret.inputs.media import load_audio
 
     return load_audio(b.out / rel)
 
@@ -344,7 +342,6 @@ def instrument_caption(c: dict) -> str:
 
 def instrument_acm(b: OfflineBuilder) -> None:
     """Composed (audio, change text) -> audio, built with the ACM algorithm on renders with known attributes."""
-    from omniret.datasets.acm import Clip, acm_tasks, build_acm, default_embedders, rel_path
 
     for side in ("test", "train"):
         rows = [c for c in b.instrument_clips if c["side"] == side]

@@ -25,6 +25,7 @@ from omniret.eval.metrics import (
     query_metrics,
 )
 from omniret.inputs.media import MediaError
+from omniret.losses import similarity
 
 RUN_DEPTH = 100
 
@@ -73,8 +74,6 @@ def score_matrix(queries: np.ndarray, cand: np.ndarray, *, chunk: int = 64) -> n
     if queries.ndim == 2:
         return queries @ cand.T
     import torch
-
-    from omniret.losses import similarity
 
     c = torch.from_numpy(cand)
     out = np.zeros((len(queries), len(cand)), dtype=np.float32)

@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from omniret.config import to_dict
 from omniret.eval.harness import TaskResult, group_means, task_means
 from omniret.eval.mbeir import file_hash
 from omniret.eval.metrics import modality_ks
@@ -21,8 +22,6 @@ def model_record(model) -> dict:
     }  # heads' inference precision (bf16 autocast or fp32)
     inner = getattr(model, "model", None) or getattr(getattr(model, "base", None), "model", None)
     if inner is not None and hasattr(inner, "config"):
-        from omniret.config import to_dict
-
         rec["config"] = to_dict(inner.config)
     return rec
 

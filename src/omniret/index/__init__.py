@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from omniret.api import load_model
 from omniret.errors import InputError
 from omniret.index import calibrate as calibration_stats
+from omniret.index.ann import build_ann, check_target
+from omniret.index.files import display
 from omniret.index.filters import FilterError, check_filter, filter_problem, quote
 from omniret.index.indexer import BATCH_FILES, Indexer, IndexReport
 from omniret.index.search import ANN_MIN_ROWS, SearchResult, check_options, search, search_vector
 from omniret.index.store import SIDECAR, IndexMismatchError, IndexNotFoundError, SidecarError, Store
 from omniret.inputs import OmniInput
+from omniret.instructions import default_instruction
 
 __all__ = ["FilterError", "Index", "IndexMismatchError", "IndexNotFoundError", "IndexReport", "SearchResult",
            "SidecarError"]  # fmt: skip
@@ -39,8 +43,6 @@ class Index:
     def model(self):
         if self._model is None or isinstance(self._model, str):
             import warnings
-
-            from omniret.api import load_model
 
             spec = self._model or self.store.sidecar().get("model_id") or "omniret-small"
             with warnings.catch_warnings():
@@ -84,7 +86,6 @@ class Index:
         """The instruction the model was trained to use for a search over ``modalities`` (None: all).
 
         Models without ``query_instructions`` (v2, the baselines) get none, as before."""
-        from omniret.instructions import default_instruction
 
         cfg = getattr(getattr(getattr(self.model, "model", None), "config", None), "query_instructions", None)
         return default_instruction(cfg, modalities) if cfg is not None else None
@@ -119,7 +120,6 @@ class Index:
         if not targets and not where:
             raise InputError("delete needs uri=, uris= or where=")
         self.require()  # before the lock: its file must not appear in a directory that is no index
-        from omniret.index.files import display  # how ``add`` writes a path into ``uri``
 
         uris_sql = ", ".join(quote(display(Path(u).resolve())) for u in targets)
         clauses = [f"uri IN ({uris_sql})"] if targets else []
@@ -158,7 +158,6 @@ class Index:
             )
 
     def build_ann(self, *, target_recall: float = 0.95, force: bool = False) -> dict:
-        from omniret.index.ann import build_ann, check_target
 
         check_target(target_recall)
         self.store.require()

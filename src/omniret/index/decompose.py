@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from omniret.inputs import OmniInput
-from omniret.inputs.media.source import open_container
+from omniret.inputs.media import CorruptMediaError, EmptyMediaError, MediaTooLargeError, load_audio
+from omniret.inputs.media.audio import AudioSpan, audio_duration
+from omniret.inputs.media.source import open_container, read_text
 
 AUDIO_WINDOW, AUDIO_HOP = 10.0, 8.0  # 10 s windows with 2 s overlap
 VIDEO_WINDOW = 10.0
@@ -93,8 +95,6 @@ def audio_segments(
     ``AudioSpan`` decoded after a seek when it is encoded, and the whole row is pooled from the windows
     (module docstring). Over ``max_seconds`` the file is refused before decoding.
     """
-    from omniret.inputs.media import MediaTooLargeError, load_audio
-    from omniret.inputs.media.audio import AudioSpan, audio_duration
 
     header = audio_duration(path)
     if header is None or header <= encode_seconds:
@@ -128,8 +128,6 @@ def video_segments(
     never decoded whole.
     """
     import av
-
-    from omniret.inputs.media import CorruptMediaError
 
     if mode not in VIDEO_MODES:
         raise ValueError(f"video segmentation must be one of {VIDEO_MODES}, got {mode!r}")
@@ -211,8 +209,6 @@ def _colour_histogram(rgb: np.ndarray) -> np.ndarray:
 
 def text_segments(path: Path) -> tuple[list[Segment], float]:
     """Paragraph-aligned passages of at most ~800 characters."""
-    from omniret.inputs.media import EmptyMediaError
-    from omniret.inputs.media.source import read_text
 
     text = read_text(path)  # UTF-8 (a few bad bytes become U+FFFD) or UTF-16/32 by byte-order mark
     passages, current = [], ""

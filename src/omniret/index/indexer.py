@@ -33,7 +33,7 @@ from omniret.index.files import Scan, detect, display, duration, printable, scan
 from omniret.index.filters import quote
 from omniret.index.store import Store
 from omniret.inputs import OmniInput
-from omniret.inputs.media import MediaError
+from omniret.inputs.media import MediaError, UnsupportedMediaError
 from omniret.inputs.media.source import file_digest
 from omniret.inputs.media.video import thumbnail
 
@@ -201,8 +201,6 @@ class Indexer:
 
     def _segments(self, path: Path, modality: str | None):
         if modality is None:
-            from omniret.inputs.media import UnsupportedMediaError
-
             raise UnsupportedMediaError(display(path), "not an image, audio, video or text file")
         return decompose(path, modality, max_audio_seconds=self.max_audio_seconds, video_mode=self.video_mode,
                          encode_seconds=encode_limit(self.model))[0]  # fmt: skip

@@ -16,7 +16,7 @@ import numpy as np
 from omniret.errors import InputError
 from omniret.index.calibrate import MODALITIES, Calibration, choose
 from omniret.index.filters import FilterError, check_filter, filter_problem, quote
-from omniret.index.store import IndexNotFoundError, Store
+from omniret.index.store import IndexMismatchError, IndexNotFoundError, Store
 from omniret.inputs import OmniInput
 
 ANN_MIN_ROWS = 50_000  # below this, exact search is fast enough and always exact
@@ -181,8 +181,6 @@ def search(store: Store, model, query: OmniInput, *, calibration: str = "auto", 
         model.model_id,
         model.weights_hash,
     ):
-        from omniret.index.store import IndexMismatchError
-
         raise IndexMismatchError(f"{store.path} was built with {meta['model_id']} ({meta['weights_hash']}); "
                                  f"search with the same model, not {model.model_id}")  # fmt: skip
     table = store.table()

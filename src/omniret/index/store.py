@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from omniret.errors import BusyError, InputError
+from omniret.index.decompose import segmentation
 
 TABLE = "segments"
 SIDECAR = "omniret.json"
@@ -153,7 +154,6 @@ class Store:
     def check_segmentation(self, wanted: dict | None) -> dict:
         """The index's decomposition recipe: the stored one (indexes before it was recorded cut videos
         at fixed 10 s), or ``wanted`` for a new index; a different explicit one is refused."""
-        from omniret.index.decompose import segmentation
 
         meta = self.sidecar()
         stored = meta.get("segmentation") or (segmentation() if meta.get("model_id") else None)

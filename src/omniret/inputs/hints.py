@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import torch
 
-from omniret.config import HintsConfig, MediaConfig
+from omniret.config import HintsConfig, MediaConfig, to_dict
 from omniret.inputs.cache import FeatureCache
+from omniret.inputs.features import _cut, source_id
+from omniret.inputs.media import load_audio, load_video
 from omniret.towers.packaged import imagenet_names
 
 HINT_VERSION = "hints-v1"  # bump when the hint text of the same input would change
@@ -49,7 +51,6 @@ class HintMaker:
 
     def recipe(self) -> dict:
         """What the index and checkpoint record: hint settings change every embedding of media."""
-        from omniret.config import to_dict
 
         return {"version": HINT_VERSION, **to_dict(self.cfg)}
 
@@ -76,8 +77,6 @@ class HintMaker:
         """Transcript hints of audio files (or arrays), cached by content, span and settings."""
         if not self.speech_on:
             return [None] * len(sources)
-        from omniret.inputs.features import _cut
-        from omniret.inputs.media import load_audio
 
         def compute(payload, name):
             wave = load_audio(payload, max_seconds=self.media.max_audio_seconds, name=name)
@@ -89,7 +88,6 @@ class HintMaker:
         """Transcript hints of the audio tracks of videos ("" for a silent video)."""
         if not self.speech_on or self.media.video_audio == "off":
             return [None] * len(sources)
-        from omniret.inputs.media import load_video
 
         def compute(payload, name):
             t0, t1 = span or (None, None)
@@ -106,7 +104,6 @@ class HintMaker:
                                                 max_words=c.max_transcript_words)  # fmt: skip
 
     def _cached(self, sources: list, what: tuple[str, ...], compute) -> list[str | None]:
-        from omniret.inputs.features import source_id
 
         tower = self.towers["audio"]
         settings = repr(sorted(self.recipe().items()))

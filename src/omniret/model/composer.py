@@ -13,8 +13,11 @@ import warnings
 import torch
 from torch import nn
 
+from omniret._quiet import quiet_transformers
+from omniret.assets import resolve
 from omniret.config import ComposerConfig, LoraConfig
 from omniret.inputs.sample import PLACEHOLDER
+from omniret.model.tokenizer import BYTE_VOCAB_SIZE, byte_level_tokenizer
 
 
 class Composer(nn.Module):
@@ -217,19 +220,14 @@ def load_backbone(cfg: ComposerConfig, *, load_weights: bool = True):
     """
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    from omniret._quiet import quiet_transformers
-
     quiet_transformers()
 
     if cfg.path is not None:
-        from omniret.assets import resolve
-
         path = str(resolve(cfg.path, what="composer.path"))
         tokenizer = AutoTokenizer.from_pretrained(path)
         if load_weights:
             return AutoModel.from_pretrained(path), tokenizer
         return AutoModel.from_config(AutoConfig.from_pretrained(path)), tokenizer
-    from omniret.model.tokenizer import BYTE_VOCAB_SIZE, byte_level_tokenizer
 
     hf_cfg = AutoConfig.for_model(cfg.arch, **cfg.hf_config)
     if hf_cfg.vocab_size < BYTE_VOCAB_SIZE:

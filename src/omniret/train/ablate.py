@@ -6,7 +6,10 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
+from omniret.config import ConfigError
 from omniret.train.config import TrainConfig
+from omniret.train.dev_eval import quick_eval
+from omniret.train.loop import Trainer
 
 # name -> (model overrides, loss overrides, paper ratio to the default, METHOD.md §12.1)
 VARIANTS: dict[str, tuple[list[str], dict, float | None]] = {
@@ -56,12 +59,7 @@ def run_ablations(
     """Train and evaluate each variant in turn; ``on_row(rows)`` sees the table after every variant."""
     import time
 
-    from omniret.train.dev_eval import quick_eval
-    from omniret.train.loop import Trainer
-
     if not base.eval.root:
-        from omniret.config import ConfigError
-
         raise ConfigError("ablations need eval.root (an M-BEIR-format benchmark) in the config")
     rows = []
     for name in names or list(VARIANTS):

@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from omniret.config import ConfigError, FieldError, LossConfig, check_fields
+from omniret.config import (
+    ConfigError,
+    FieldError,
+    LossConfig,
+    apply_overrides,
+    check_fields,
+    from_dict,
+    read_yaml,
+)
 from omniret.train.objectives import CurriculumConfig, InstructionMixConfig
 
 
@@ -117,8 +125,6 @@ class TrainConfig:
 def load_train_config(path: str, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
     """A training YAML plus ``a.b=c`` overrides; any problem is a ConfigError naming the file or key."""
     from pathlib import Path
-
-    from omniret.config import apply_overrides, from_dict, read_yaml
 
     file = Path(path)
     if not file.is_file():

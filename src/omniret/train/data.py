@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from omniret.config import ConfigError
+from omniret.eval.mbeir import candidate_input, query_input, read_instructions, read_pool, read_queries
 from omniret.inputs import OmniInput
 
 MEDIA_KEYS = ("image", "audio", "video")
@@ -197,7 +198,6 @@ def read_mbeir_pairs(root: str | Path, *, split: str = "train", pattern: str = "
     ``dataset`` is the qid's dataset id, ``task`` the modality signature; every prompt of the
     instruction TSV row is a candidate instruction, drawn at random per step (METHOD.md §8.2).
     """
-    from omniret.eval.mbeir import candidate_input, query_input, read_instructions, read_pool, read_queries
 
     root = Path(root)
     qdir = root / "query" / split

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from omniret.baselines.dual import DualEncoder, build_heads, save_dual, seed_all
-from omniret.config import ConfigError
+from omniret.config import ConfigError, load_config
 from omniret.losses import hard_negative_infonce
 from omniret.train.data import Pair, read_pairs
 
@@ -95,7 +95,6 @@ def train_dual(pair_files: list[str], out: Path, *, steps: int = 2000, batch: in
     if not pairs:
         raise ConfigError(f"no single-modality media<->text (or media<->media) pairs in {pair_files}")
     train, held = split_holdout(pairs)
-    from omniret.config import load_config
 
     towers = load_config("omniret-small").towers
     heads = build_heads({k: t.dim for k, t in towers.items()})
