@@ -275,10 +275,10 @@ def test_pool_geometry_end_to_end(tmp_path):
 
 
 def test_cli_pool_both_with_geometry(tmp_path, monkeypatch):
-    import omniret.cli.evaluate as cli
+    import omniret.eval.run as run
 
     root = layout(tmp_path)
-    monkeypatch.setattr(cli, "load_eval_model", lambda spec: ModalityFirstModel())
+    monkeypatch.setattr(run, "load_eval_model", lambda spec, verify=True: ModalityFirstModel())
     out = CliRunner().invoke(app, ["eval", "mbeir", str(root), "--model", "fake", "--pool", "both", "--geometry",
                                    "--k", "1,5", "--out", str(tmp_path / "r.json"),
                                    "--run-out", str(tmp_path / "run.trec"),

@@ -282,7 +282,9 @@ def test_non_utf8_mbeir_lines_and_bad_instructions_are_named(tmp_path):
     f.write_text(_q() + "\n")
     tsv = root / "instructions" / "query_instructions.tsv"
     tsv.write_bytes(tsv.read_bytes() + b"text\ttext\n")  # a row shorter than the header
-    with pytest.raises(BenchmarkFormatError, match=r"query_instructions\.tsv:\d+: the row has fewer columns"):
+    with pytest.raises(
+        BenchmarkFormatError, match=r"query_instructions\.tsv:\d+: missing column\(s\) dataset_id"
+    ):
         load_tasks(root, pattern="toy_task0")
 
 

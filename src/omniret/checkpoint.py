@@ -53,15 +53,21 @@ def weights_hash(model: OmniRet) -> str:
     return _digest(head_state(model), ids, model.config.composer.path)
 
 
-def _digest(state: dict[str, torch.Tensor], tower_ids: list[str], composer_path: str | None) -> str:
+def state_hash(state: dict[str, torch.Tensor], *, dtype: torch.dtype, extra: list[str] = ()) -> str:
+    """16 hex digits of SHA-256 over every tensor (name, then values cast to ``dtype``, in name order)
+    and the ``extra`` strings: the one weights hash of every model kind (OmniRet heads hash float16,
+    the dual encoder float32)."""
     h = hashlib.sha256()
     for k, v in sorted(state.items()):
         h.update(k.encode())
-        h.update(v.detach().to(torch.float16).cpu().numpy().tobytes())
-    for ident in tower_ids:
-        h.update(ident.encode())
-    h.update((composer_path or "random").encode())
+        h.update(v.detach().to(dtype).cpu().numpy().tobytes())
+    for text in extra:
+        h.update(text.encode())
     return h.hexdigest()[:16]
+
+
+def _digest(state: dict[str, torch.Tensor], tower_ids: list[str], composer_path: str | None) -> str:
+    return state_hash(state, dtype=torch.float16, extra=[*tower_ids, composer_path or "random"])
 
 
 def nonfinite_tensors(state: dict[str, torch.Tensor]) -> list[str]:

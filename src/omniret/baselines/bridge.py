@@ -132,7 +132,7 @@ class BridgeCaption:
 
     def _asr(self, src, span) -> str:
         return self._cached_text(
-            src, f"asr-{span}", lambda: self.whisper.transcribe(_cut(load_audio(src), span))
+            src, f"asr-{span}", lambda: self.whisper.transcribe(load_audio(src, span=span))
         )
 
     def _cached(self, src, what: str, compute) -> torch.Tensor:
@@ -175,7 +175,3 @@ class BridgeCaption:
             (self.template.format(self.names[i]), float(w))
             for w, i in zip(p / p.sum(), idx.tolist(), strict=True)
         ]
-
-
-def _cut(wave: np.ndarray, span) -> np.ndarray:
-    return wave if span is None else wave[int(span[0] * 16000) : int(span[1] * 16000)]

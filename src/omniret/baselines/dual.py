@@ -23,11 +23,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from omniret.baselines.bridge import MiniLM
-from omniret.checkpoint import nonfinite_tensors, read_heads, recipe_dict, recipe_hash, write_atomic
+from omniret.checkpoint import nonfinite_tensors, read_heads, state_hash, write_atomic
 from omniret.config import load_config, to_dict
 from omniret.errors import IntegrityError
 from omniret.inputs import OmniInput
 from omniret.inputs.features import FeatureExtractor
+from omniret.inputs.recipes import recipe_dict, recipe_hash
 from omniret.towers import build_tower
 
 CONFIG_FILE = "dual_encoder.json"
@@ -65,10 +66,7 @@ class DualEncoder:
     # -------------------------------------------------------------- metadata
     @property
     def weights_hash(self) -> str:
-        h = hashlib.sha256()
-        for k, v in sorted(self.heads.state_dict().items()):
-            h.update(k.encode() + v.float().numpy().tobytes())
-        return h.hexdigest()[:16]
+        return state_hash(self.heads.state_dict(), dtype=torch.float32)
 
     @property
     def recipes(self) -> dict:

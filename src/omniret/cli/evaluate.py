@@ -11,31 +11,11 @@ from pathlib import Path
 
 import typer
 
-from omniret.api import load_model
-from omniret.baselines.fusion import RandomRanker, ScoreFusion
 from omniret.errors import InputError
-from omniret.eval.global_pool import POOLS, evaluate_pools, load_global_pool, pool_geometry
-from omniret.eval.harness import CandidateCache
-from omniret.eval.mbeir import load_tasks
-from omniret.eval.report import results_record, write_json, write_report, write_trec
+from omniret.eval.report import write_json, write_report, write_trec
+from omniret.eval.run import evaluate
 
 eval_app = typer.Typer(help="Evaluate models on retrieval benchmarks.", no_args_is_help=True)
-
-
-def load_eval_model(spec: str, *, verify: bool = True):
-    """'random', 'fusion:BASE', 'bridge-caption', 'dual-encoder', a preset, a checkpoint or dual-encoder dir, or a YAML file.
-
-    ``verify``: check a checkpoint's weights hash against its manifest (False: ``--no-verify``)."""
-
-    if spec == "random":
-        return RandomRanker()
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the untrained-heads warning is expected for baselines
-        if spec.startswith("fusion:"):
-            return ScoreFusion(load_model(spec[len("fusion:") :], verify=verify))
-        return load_model(spec, verify=verify)
 
 
 def parse_ks(text: str) -> list[int]:
@@ -107,48 +87,33 @@ def mbeir(
     """Recall@k (hit rate), MRR, nDCG@10 and modality precision@k per task and group, in each task's
     own pool and/or the global pool of the whole split."""
 
-    if pool not in POOLS:
-        raise InputError(f"--pool must be one of {', '.join(POOLS)}, not {pool!r}")
-    if geometry and pool == "local":
-        raise InputError("--geometry is computed on the global pool: add --pool global or --pool both")
-    if batch_size < 1:
-        raise InputError(f"--batch-size must be positive, got {batch_size}")
     ks = parse_ks(k)
-    if not root.is_dir():
-        raise InputError(f"benchmark root {root} is not a directory")
-    task_list = load_tasks(root, split, tasks)  # every file is read and checked before a model loads
-    union = None if pool == "local" else load_global_pool(root, split)
-    cache = CandidateCache(cache_dir or root / ".eval-cache")
-    records = []
-    for spec in model:
-        m = load_eval_model(spec, verify=False) if no_verify else load_eval_model(spec)
 
-        def show(res, m=m) -> None:
-            metric = " ".join(f"R@{kk} {100 * res.metrics[f'recall@{kk}']:.1f}" for kk in ks)
-            skipped = (
-                f" (skipped {len(res.skipped_queries)} queries, {len(res.skipped_candidates)} candidates)"
-            )
-            typer.echo(f"{m.model_id:>24}  {res.name:<28} {res.group:<10} {res.pool:<6} {metric}  "
-                       f"MRR {100 * res.metrics['mrr']:.1f}  MP@5 {100 * res.metrics['modality_precision@5']:.1f}"
-                       + (skipped if res.skipped_queries or res.skipped_candidates else ""))  # fmt: skip
+    def show(m, res) -> None:
+        metric = " ".join(f"R@{kk} {100 * res.metrics[f'recall@{kk}']:.1f}" for kk in ks)
+        skipped = f" (skipped {len(res.skipped_queries)} queries, {len(res.skipped_candidates)} candidates)"
+        typer.echo(f"{m.model_id:>24}  {res.name:<28} {res.group:<10} {res.pool:<6} {metric}  "
+                   f"MRR {100 * res.metrics['mrr']:.1f}  MP@5 {100 * res.metrics['modality_precision@5']:.1f}"
+                   + (skipped if res.skipped_queries or res.skipped_candidates else ""))  # fmt: skip
 
-        run = evaluate_pools(m, task_list, root, pool=pool, ks=ks, split=split, batch_size=batch_size,
-                             cache=cache, union=union, on_result=show)  # fmt: skip
-        geo = pool_geometry(run) if geometry else None
-        if geometry and geo is None:
-            typer.echo(f"{m.model_id:>24}  no geometry: this model has no embeddings")
-        records.append(results_record(m, run.local, ks=ks, split=split, global_results=run.global_,
-                                      global_pool=run.union, geometry=geo))  # fmt: skip
+    runs = evaluate(model, root, split=split, tasks=tasks, pool=pool, ks=ks, batch_size=batch_size,
+                    cache_dir=cache_dir, verify=not no_verify, geometry=geometry, on_result=show)  # fmt: skip
+    records = [r.record for r in runs]
+    for r in runs:
+        if geometry and r.geometry is None:
+            typer.echo(f"{r.model.model_id:>24}  no geometry: this model has no embeddings")
         if run_out:
             target = (
                 run_out
-                if len(model) == 1
-                else run_out.with_name(f"{run_out.stem}.{_slug(spec)}{run_out.suffix}")
+                if len(runs) == 1
+                else run_out.with_name(f"{run_out.stem}.{_slug(r.spec)}{run_out.suffix}")
             )
-            if run.local:
-                write_trec(run.local, target, m.model_id)
-            if run.global_:  # the global run goes beside the local one: run.global.trec
-                write_trec(run.global_, target.with_name(f"{target.stem}.global{target.suffix}"), m.model_id)
+            if r.run.local:
+                write_trec(r.run.local, target, r.model.model_id)
+            if r.run.global_:  # the global run goes beside the local one: run.global.trec
+                write_trec(
+                    r.run.global_, target.with_name(f"{target.stem}.global{target.suffix}"), r.model.model_id
+                )
     if out:
         write_json(records if len(records) > 1 else records[0], out)
     if report:

@@ -19,8 +19,10 @@ import numpy as np
 
 from omniret.assets import asset_path
 from omniret.baselines.bridge import MiniLM
+from omniret.errors import InputError
 from omniret.inputs.media import load_audio
 from omniret.inputs.media.mel import log_mel
+from omniret.jsonl import read_jsonl
 from omniret.towers.packaged import WhisperCT2Tower
 
 
@@ -48,15 +50,13 @@ class AcmStats:
 
 
 def read_clips(path: Path) -> list[Clip]:
+    """One ``{"id", "audio", "caption"[, "video"]}`` object per line; any other line names file:line."""
     clips = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
+    for n, row in read_jsonl(path, required=("id", "audio", "caption")):
         try:
-            row = json.loads(line)
             clips.append(Clip(**row))
-        except (json.JSONDecodeError, TypeError) as err:
-            raise ValueError(f"{path}:{n}: expected a JSON object with id, audio, caption ({err})") from None
+        except TypeError as err:
+            raise InputError(f"{path}:{n}: expected a JSON object with id, audio, caption ({err})") from None
     return clips
 
 

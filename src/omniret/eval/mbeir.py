@@ -23,13 +23,13 @@ from __future__ import annotations
 import csv
 import fnmatch
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from omniret.errors import InputError
 from omniret.inputs import OmniInput
+from omniret.jsonl import read_jsonl
 
 SHORT = {"text": "T", "image": "I", "audio": "A", "video": "V"}
 
@@ -114,33 +114,9 @@ def _pos_modality(task: Task) -> str | None:
 
 def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict]]:
     """(line number, object) per non-blank line, each with the ``required`` fields."""
-    rows = []
-    try:
-        f = path.open("rb")
-    except FileNotFoundError:
-        raise BenchmarkNotFoundError(f"{path} not found") from None
-    except OSError as err:
-        raise BenchmarkFormatError(f"{path}: cannot read ({err.strerror or err})") from None
-    with f:
-        for n, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise BenchmarkFormatError(f"{path}:{n}: not UTF-8 text (byte {err.start})") from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise BenchmarkFormatError(f"{path}:{n}: not valid JSON ({err.msg})") from None
-            except RecursionError:
-                raise BenchmarkFormatError(f"{path}:{n}: not valid JSON (nested too deeply)") from None
-            if not isinstance(row, dict):
-                raise BenchmarkFormatError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
-            missing = [k for k in required if k not in row]
-            if missing:
-                raise BenchmarkFormatError(f"{path}:{n}: missing field(s) {', '.join(missing)}")
-            rows.append((n, row))
+    rows = list(
+        read_jsonl(path, error=BenchmarkFormatError, not_found=BenchmarkNotFoundError, required=required)
+    )
     if not rows:
         raise BenchmarkFormatError(f"{path}: empty (no JSON lines)")
     return rows
@@ -204,28 +180,42 @@ def read_instructions(root: Path) -> dict[tuple[str, str, str], list[str]]:
     path = root / "instructions" / "query_instructions.tsv"
     if not path.is_file():
         return {}
-    out = {}
-    need = ("query_modality", "cand_modality", "dataset_id")
+    return {
+        (row["dataset_id"].strip(), row["query_modality"].strip(), row["cand_modality"].strip()): prompts
+        for _, row, prompts in instruction_rows(path, key="dataset_id", error=BenchmarkFormatError)
+    }
+
+
+def instruction_rows(path: Path, *, key: str, error: type[Exception]) -> list[tuple[int, dict, list[str]]]:
+    """(line, row, prompts) of an M-BEIR instructions TSV whose header has ``query_modality``,
+    ``cand_modality`` and ``key``; prompts are the non-empty ``prompt*`` columns in column order.
+    Every problem is ``error`` naming the file (and line)."""
+    need = ("query_modality", "cand_modality", key)
+    out = []
     try:
         with path.open(encoding="utf-8", newline="") as f:
             reader = csv.DictReader(f, delimiter="\t")
             if not reader.fieldnames or not set(need) <= set(reader.fieldnames):
-                raise BenchmarkFormatError(f"{path}:1: header must include {', '.join(sorted(need))}")
+                raise error(f"{path}:1: the header must include {', '.join(sorted(need))}")
             for row in reader:
                 n = reader.line_num
                 if any(row.get(k) is None for k in need):
-                    raise BenchmarkFormatError(f"{path}:{n}: the row has fewer columns than the header")
+                    missing = ", ".join(k for k in need if row.get(k) is None)
+                    raise error(
+                        f"{path}:{n}: missing column(s) {missing} (the row has fewer columns than the header)"
+                    )
                 prompts = [
                     row[k].strip()
                     for k in sorted(k for k in row if isinstance(k, str))
                     if k.startswith("prompt") and isinstance(row[k], str) and row[k].strip()
                 ]
-                key = (row["dataset_id"].strip(), row["query_modality"].strip(), row["cand_modality"].strip())
-                out[key] = prompts
+                out.append((n, row, prompts))
+    except FileNotFoundError:
+        raise error(f"instructions file not found: {path}") from None
     except UnicodeDecodeError as err:
-        raise BenchmarkFormatError(f"{path}: not UTF-8 text (byte {err.start})") from None
-    except csv.Error as err:
-        raise BenchmarkFormatError(f"{path}: not a readable TSV file ({err})") from None
+        raise error(f"{path}: not UTF-8 text (byte {err.start})") from None
+    except (OSError, csv.Error) as err:
+        raise error(f"{path}: not a readable TSV file ({err})") from None
     return out
 
 

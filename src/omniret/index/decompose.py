@@ -22,7 +22,7 @@ import numpy as np
 
 from omniret.inputs import OmniInput
 from omniret.inputs.media import CorruptMediaError, EmptyMediaError, MediaTooLargeError, load_audio
-from omniret.inputs.media.audio import AudioSpan, audio_duration
+from omniret.inputs.media.audio import SAMPLE_RATE, AudioSpan, audio_duration
 from omniret.inputs.media.source import open_container, read_text
 
 AUDIO_WINDOW, AUDIO_HOP = 10.0, 8.0  # 10 s windows with 2 s overlap
@@ -99,14 +99,16 @@ def audio_segments(
     header = audio_duration(path)
     if header is None or header <= encode_seconds:
         wave = load_audio(path, max_seconds=max_seconds)
-        duration = len(wave) / 16000
+        duration = len(wave) / SAMPLE_RATE
         spans = windows(duration, AUDIO_WINDOW, AUDIO_HOP)
         pooled = duration > encode_seconds  # the headers understated the length
-        whole = Segment("whole", 0.0, duration, OmniInput(audio=(wave, 16000)))
+        whole = Segment("whole", 0.0, duration, OmniInput(audio=(wave, SAMPLE_RATE)))
         segs = [whole] if len(spans) > 1 and not pooled else []
         for t0, t1 in spans:
-            piece = wave[int(t0 * 16000) : int(t1 * 16000)]
-            segs.append(Segment(f"{t0:.2f}-{t1:.2f}", t0, t1, OmniInput(audio=(piece, 16000)), pooled=pooled))
+            piece = wave[int(t0 * SAMPLE_RATE) : int(t1 * SAMPLE_RATE)]
+            segs.append(
+                Segment(f"{t0:.2f}-{t1:.2f}", t0, t1, OmniInput(audio=(piece, SAMPLE_RATE)), pooled=pooled)
+            )
         return segs, duration
     duration = audio_duration(path, exact=True) or header  # compressed files may only estimate it
     if duration > max_seconds:

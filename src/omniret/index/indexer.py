@@ -36,6 +36,7 @@ from omniret.inputs import OmniInput
 from omniret.inputs.media import MediaError, UnsupportedMediaError
 from omniret.inputs.media.source import file_digest
 from omniret.inputs.media.video import thumbnail
+from omniret.progress import bar as progress_bar
 
 MAX_FILE_BYTES = 2 * 1024**3
 BATCH_FILES = 8  # files per commit (P2 on real media: 8 -> 1.12x, 16 -> 1.16x, 32 -> 1.29x the towers)
@@ -150,7 +151,9 @@ class Indexer:
         return todo
 
     def _ingest(self, table, todo, known, meta, report, progress) -> None:
-        bar = _progress(progress, sum(t[3] for t in todo))  # ETA by media duration, not file count
+        bar = progress_bar(
+            "indexing", sum(t[3] for t in todo), enabled=progress, unit="s of media"
+        )  # ETA by duration
         columns = set(table.schema.names)  # an older table may lack a column (see store.schema)
         finished = 0
         for batch in commit_batches(todo, self.batch_files, BATCH_MEDIA_SECONDS):
@@ -332,22 +335,3 @@ def _sidecar_meta(path: Path, report: IndexReport | None = None) -> dict:
             report.warnings.append((display(path), problem))
         return {}
     return {}
-
-
-def _progress(enabled: bool, total_seconds: float):
-    """A bar over seconds of media, with ETA; images count 1 s each."""
-    if not enabled or total_seconds <= 0:
-        return lambda seconds: None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("indexing"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s of media"),
-                   TimeRemainingColumn(), transient=True)  # fmt: skip
-    bar.start()
-    task = bar.add_task("indexing", total=total_seconds)
-
-    def advance(seconds: float) -> None:
-        bar.advance(task, seconds)
-        if bar.tasks[0].completed >= total_seconds - 1e-6:
-            bar.stop()
-
-    return advance

@@ -18,7 +18,7 @@ import torch
 from omniret.config import MediaConfig
 from omniret.inputs.cache import FeatureCache
 from omniret.inputs.media import MediaTooLargeError, load_audio, load_image, load_video, read_bytes, to_pixels
-from omniret.inputs.media.audio import AudioSpan, audio_duration, cut
+from omniret.inputs.media.audio import AudioSpan, audio_duration
 from omniret.inputs.media.mel import log_mel
 from omniret.inputs.media.source import describe, file_digest
 from omniret.inputs.media.video import video_duration
@@ -228,8 +228,3 @@ class FeatureExtractor:
             tokens, mask = tower(mel[None], torch.tensor([mel.shape[-1]]))
             out.append(tokens[0] if mask is None else tokens[0][mask[0]])
         return out
-
-
-def _cut(wave: np.ndarray, span, name: str) -> np.ndarray:
-    """``wave`` (16 kHz) cut to ``span`` seconds (``omniret.inputs.media.audio.cut``)."""
-    return cut(wave, span, name)

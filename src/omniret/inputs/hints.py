@@ -17,8 +17,9 @@ import torch
 
 from omniret.config import HintsConfig, MediaConfig, to_dict
 from omniret.inputs.cache import FeatureCache
-from omniret.inputs.features import _cut, source_id
+from omniret.inputs.features import source_id
 from omniret.inputs.media import load_audio, load_video
+from omniret.inputs.media.audio import cut
 from omniret.towers.packaged import imagenet_names
 
 HINT_VERSION = "hints-v1"  # bump when the hint text of the same input would change
@@ -80,7 +81,7 @@ class HintMaker:
 
         def compute(payload, name):
             wave = load_audio(payload, max_seconds=self.media.max_audio_seconds, name=name)
-            return self._speech(_cut(wave, span, name))
+            return self._speech(cut(wave, span, name))
 
         return self._cached(sources, ("audio", str(span)), compute)
 

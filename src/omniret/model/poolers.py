@@ -23,6 +23,11 @@ def last_token_index(mask: torch.Tensor) -> torch.Tensor:
     return mask.long().sum(dim=1) - 1
 
 
+def _blocks(cfg: PoolerConfig) -> dict:
+    """The attention-block shape both latent poolers share."""
+    return {"depth": cfg.depth, "heads": cfg.heads, "dim_head": cfg.dim_head, "ff_mult": cfg.ff_mult}
+
+
 @POOLERS.register("aswp")
 def _aswp(dim: int, cfg: PoolerConfig) -> nn.Module:
     return ASWP(
@@ -30,10 +35,7 @@ def _aswp(dim: int, cfg: PoolerConfig) -> nn.Module:
         num_latents=cfg.num_latents,
         num_refs=cfg.num_refs,
         num_slices=cfg.num_slices,
-        depth=cfg.depth,
-        heads=cfg.heads,
-        dim_head=cfg.dim_head,
-        ff_mult=cfg.ff_mult,
+        **_blocks(cfg),
         head=cfg.head,
         stm_temperature=cfg.stm_temperature,
         sign=cfg.sign,
@@ -94,10 +96,7 @@ def _multi(dim: int, cfg: PoolerConfig) -> nn.Module:
     return MultiVectorPooler(
         dim=dim,
         num_vectors=cfg.num_vectors,
-        depth=cfg.depth,
-        heads=cfg.heads,
-        dim_head=cfg.dim_head,
-        ff_mult=cfg.ff_mult,
+        **_blocks(cfg),
     )
 
 

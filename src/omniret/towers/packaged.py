@@ -110,7 +110,7 @@ class WhisperCT2Tower(Tower):
         of (Whisper's own no-speech and log-probability tests, plus a repetition test) are dropped,
         and decoding is capped by the clip's length so a hallucination loop cannot run long.
         """
-        seconds = wave.size / 16000
+        seconds = wave.size / AudioRecipe.sample_rate
         segments, _ = self.whisper.transcribe(
             wave, beam_size=1, language="en", vad_filter=False, temperature=0.0,
             condition_on_previous_text=False, without_timestamps=True,

@@ -10,15 +10,22 @@ Any other line is refused with the file, the line number and the field.
 
 from __future__ import annotations
 
-import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from omniret.config import ConfigError
-from omniret.eval.mbeir import candidate_input, query_input, read_instructions, read_pool, read_queries
+from omniret.eval.mbeir import (
+    candidate_input,
+    instruction_rows,
+    query_input,
+    read_instructions,
+    read_pool,
+    read_queries,
+)
 from omniret.inputs import OmniInput
+from omniret.jsonl import read_jsonl
 
 MEDIA_KEYS = ("image", "audio", "video")
 
@@ -43,7 +50,7 @@ def read_pairs(path: str | Path, *, instructions: dict | None = None) -> list[Pa
         raise ConfigError(f"training pairs file not found: {path}")
     root = path.parent.parent if path.parent.name == "train" else path.parent
     out = []
-    for n, row in jsonl_rows(path):
+    for n, row in read_jsonl(path, error=ConfigError):
         where = f"{path}:{n}"
         missing = [k for k in PAIR_KEYS if k not in row]
         if missing:
@@ -68,25 +75,6 @@ def read_pairs(path: str | Path, *, instructions: dict | None = None) -> list[Pa
     if not out:
         raise ConfigError(f"{path}: no training pairs")
     return out
-
-
-def jsonl_rows(path: Path):
-    """(line number, JSON object) per non-blank line; anything else is a ConfigError naming file:line."""
-    with path.open("rb") as f:
-        for n, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise ConfigError(f"{path}:{n}: not UTF-8 text (byte {err.start})") from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as err:
-                raise ConfigError(f"{path}:{n}: not valid JSON ({getattr(err, 'msg', err)})") from None
-            if not isinstance(row, dict):
-                raise ConfigError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
-            yield n, row
 
 
 def _check_side(side, where: str) -> dict:
@@ -120,33 +108,11 @@ def _modality(side: dict) -> str:
 
 def instruction_table(tsv: str | Path) -> dict[tuple[str, str, str], list[str]]:
     """(dataset name, query modality, candidate modality) -> prompts from an M-BEIR instructions file."""
-    import csv
-
-    path = Path(tsv)
-    need = ("query_modality", "cand_modality", "dataset_name")
-    try:
-        with path.open(encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f, delimiter="\t")
-            if not reader.fieldnames or not set(need) <= set(reader.fieldnames):
-                raise ConfigError(f"{path}:1: the header must include {', '.join(need)}")
-            rows = list(reader)
-    except FileNotFoundError:
-        raise ConfigError(f"instructions file not found: {path}") from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
-    except (OSError, csv.Error) as err:
-        raise ConfigError(f"{path}: cannot read ({err})") from None
     table = {}
-    for n, r in enumerate(rows, 2):
-        if any(r.get(k) is None for k in need):
-            raise ConfigError(
-                f"{path}:{n}: missing column(s) {', '.join(k for k in need if r.get(k) is None)}"
-            )
+    for _, r, prompts in instruction_rows(Path(tsv), key="dataset_name", error=ConfigError):
         q = ",".join(sorted(r["query_modality"].split(",")))
         c = ",".join(sorted(r["cand_modality"].split(",")))
-        table[(r["dataset_name"], q, c)] = [
-            r[k] for k in sorted(r, key=str) if isinstance(k, str) and k.startswith("prompt") and r[k]
-        ]
+        table[(r["dataset_name"], q, c)] = prompts
     return table
 
 

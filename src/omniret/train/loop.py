@@ -15,6 +15,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +41,7 @@ from omniret.inputs.cache import FeatureCache
 from omniret.inputs.streams import fuse_streams
 from omniret.losses import LossTerms, omniret_loss
 from omniret.model import OmniRet
+from omniret.progress import bar as progress_bar
 from omniret.train.config import TrainConfig
 from omniret.train.data import (
     Pair,
@@ -317,22 +319,10 @@ def _plain(cfg) -> dict:
 
 
 def _bar(total: int, done: int):
-    """A rich progress bar with loss terms, or nothing when not on a terminal."""
-    import sys
-
-    if not sys.stderr.isatty():
-        return lambda step, row: None
-    from rich.progress import Progress
-
-    progress = Progress(transient=False)
-    progress.start()
-    task = progress.add_task("training", total=total, completed=done)
-
-    def update(step: int, row: dict) -> None:
-        progress.update(
-            task, completed=step, description=f"loss {row['total']:.3f} (nce {row['contrastive']:.3f})"
-        )
-        if step >= total:
-            progress.stop()
-
-    return update
+    """The training bar with the loss terms, on a terminal only."""
+    update = progress_bar(
+        "training", total, enabled=sys.stderr.isatty(), unit="steps", done=done, transient=False
+    )
+    return lambda step, row: update(
+        completed=step, description=f"loss {row['total']:.3f} (nce {row['contrastive']:.3f})"
+    )
