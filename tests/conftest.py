@@ -13,7 +13,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # the default on CPUs with native bf16, is tested against fp32 explicitly (test_api.py).
 os.environ["OMNIRET_PRECISION"] = "fp32"
 
+import json
+
+import yaml
+from PIL import Image
+
 from omniret.config import ComposerConfig, ModelConfig, from_dict
+from tests.helpers.media import sine, write_audio
 
 BERT = dict(
     vocab_size=300,
@@ -173,3 +179,55 @@ def guarded(fn, *, fifos=(), timeout: float = 60.0):
     if "error" in out:
         raise out["error"]
     return out["value"]
+
+
+COLOURS = {"red": (255, 0, 0), "green": (0, 200, 0), "blue": (0, 0, 255), "yellow": (250, 250, 0)}
+
+
+@pytest.fixture
+def dataset(tmp_path, hf_dirs):
+    """Colour swatches <-> colour names and tones <-> 'low'/'high', as pairs.jsonl + a tiny model YAML."""
+    root = tmp_path / "data"
+    (root / "train").mkdir(parents=True)
+    rows = []
+    for name, rgb in COLOURS.items():
+        for k in range(3):
+            rel = f"img/{name}{k}.png"
+            (root / "img").mkdir(exist_ok=True)
+            Image.new("RGB", (32, 32), tuple(max(0, c - 20 * k) for c in rgb)).save(root / rel)
+            rows.append(
+                {
+                    "dataset": "swatches",
+                    "task": "TI",
+                    "query": {"text": name},
+                    "positive": {"image": rel},
+                    "id": name,
+                }
+            )
+            rows.append(
+                {
+                    "dataset": "swatches",
+                    "task": "IT",
+                    "query": {"image": rel},
+                    "positive": {"text": name},
+                    "id": name,
+                }
+            )
+    for name, freq in (("low", 200), ("high", 3000)):
+        for k in range(2):
+            rel = f"snd/{name}{k}.wav"
+            (root / "snd").mkdir(exist_ok=True)
+            write_audio(root / rel, sine(freq * (1 + 0.1 * k), 0.3, 16000), 16000)
+            rows.append(
+                {
+                    "dataset": "tones",
+                    "task": "AT",
+                    "query": {"audio": rel},
+                    "positive": {"text": name},
+                    "id": name,
+                }
+            )
+    (root / "train" / "pairs.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    model_yaml = tmp_path / "tiny.yaml"
+    model_yaml.write_text(yaml.safe_dump(local_config_dict(hf_dirs)))
+    return root, model_yaml

@@ -13,7 +13,7 @@ from omniret.inputs.cache import FeatureCache
 from omniret.inputs.media import MediaError, WrongModalityError
 from omniret.model import OmniRet
 from tests.conftest import local_config_dict
-from tests.media_factory import png_bytes, sine, write_audio, write_video
+from tests.helpers.media import png_bytes, sine, write_audio, write_video
 
 
 def embedder(hf_dirs, cache=None, **media):

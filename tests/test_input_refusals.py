@@ -23,7 +23,7 @@ from omniret.model import OmniRet
 from omniret.train.config import load_train_config
 from omniret.train.data import read_pairs
 from tests.conftest import tiny_config, tiny_config_dict
-from tests.test_eval import fixture as mbeir_fixture
+from tests.helpers.builders import mbeir_fixture
 
 
 def one_error_line(result) -> str:

@@ -31,7 +31,7 @@ applied) and the table version they saw: ``Index.add`` recomputes them whenever 
 asset columns, at most ``SAMPLE_ROWS`` vectors read per modality, and 64 probe texts embedded once
 per model (cached beside the index as ``PROBE_FILE``).
 
-Limits (measured with omniret-small, tests/test_mixed_folder.py): the stats remove the average
+Limits (measured with omniret-small, tests/index/test_mixed_folder.py): the stats remove the average
 offset between modalities, not one query's own affinity for one kind of row. "coffee" scores the
 generated circles 0.71 ± 0.03 where one-word probes score them 0.57 ± 0.07, so the best circle still
 gets z ≈ +1.9, above a coffee note at 0.64; and a note the model misranks among notes stays misranked.

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.media_factory import sine, write_audio, write_video
+from tests.helpers.media import sine, write_audio, write_video
 
 GOOD, BAD, EITHER = "good", "bad", "either"
 MAGIC = {  # a header of another format, glued in front of a good body

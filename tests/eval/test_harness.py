@@ -9,7 +9,6 @@ import pytest
 from typer.testing import CliRunner
 
 from omniret.cli.main import app
-from omniret.datasets.writer import write_instructions, write_task
 from omniret.eval import (
     BenchmarkFormatError,
     RandomRanker,
@@ -22,6 +21,7 @@ from omniret.eval.metrics import ndcg_at_k, query_metrics
 from omniret.eval.report import write_trec
 from omniret.inputs import OmniInput
 from omniret.inputs.media import EmptyMediaError
+from tests.helpers.builders import mbeir_fixture
 
 KS = [1, 5, 10]
 
@@ -43,39 +43,8 @@ class FakeModel:
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-def fixture(root: Path, *, instructions: bool = True) -> Path:
-    pool = [{"did": f"9:{i}", "modality": "text", "txt": f"v{i}"} for i in range(4)]
-    queries = [
-        {
-            "qid": "9:100",
-            "query_modality": "text",
-            "query_txt": "v0",
-            "pos_cand_list": ["9:1"],
-        },  # ranks 0,1,...: 2nd
-        {"qid": "9:101", "query_modality": "text", "query_txt": "v3", "pos_cand_list": ["9:3"]},  # 1st
-        {
-            "qid": "9:102",
-            "query_modality": "text",
-            "query_txt": "v2",
-            "pos_cand_list": ["9:0", "9:3"],
-        },  # v0 3rd
-    ]
-    write_task(root, "toy_task0", "test", queries, pool)
-    images = [{"did": "5:0", "modality": "image", "img_path": "media/v0.png"},
-              {"did": "5:1", "modality": "image", "img_path": "media/missing.png"}]  # fmt: skip
-    (root / "media").mkdir(exist_ok=True)
-    (root / "media" / "v0.png").write_bytes(b"x")
-    iq = [{"qid": "5:1", "query_modality": "text", "query_txt": "v0", "pos_cand_list": ["5:0"]},
-          {"qid": "5:2", "query_modality": "image", "query_img_path": "media/gone.png", "pos_cand_list": ["5:0"]}]  # fmt: skip
-    write_task(root, "toy_task1", "test", iq, images)
-    if instructions:
-        write_instructions(root, [{"query_modality": "text", "cand_modality": "text", "dataset_name": "Toy",
-                                   "dataset_id": "9", "prompts": ["Find the text.", "Other prompt."]}])  # fmt: skip
-    return root
-
-
 def test_hand_computed_metrics(tmp_path):
-    task = load_tasks(fixture(tmp_path), pattern="toy_task0")[0]
+    task = load_tasks(mbeir_fixture(tmp_path), pattern="toy_task0")[0]
     res = evaluate_task(FakeModel(), task, tmp_path, ks=KS)
     # query 100 (v0): v0 1.0, v1 0.8 -> positive at rank 2; query 101: rank 1; query 102 (v2): v2, v1, then v0/v3 tie
     # (stable order keeps 9:0 before 9:3) -> positives at ranks 3 and 4
@@ -89,14 +58,14 @@ def test_hand_computed_metrics(tmp_path):
 
 
 def test_instructions_with_and_without_the_tsv(tmp_path):
-    with_tsv = load_tasks(fixture(tmp_path / "a"), pattern="toy_task0")[0]
+    with_tsv = load_tasks(mbeir_fixture(tmp_path / "a"), pattern="toy_task0")[0]
     assert {q.instruction for q in with_tsv.queries} == {"Find the text."}
-    without = load_tasks(fixture(tmp_path / "b", instructions=False), pattern="toy_task0")[0]
+    without = load_tasks(mbeir_fixture(tmp_path / "b", instructions=False), pattern="toy_task0")[0]
     assert {q.instruction for q in without.queries} == {None}
 
 
 def test_missing_media_is_reported_and_counted(tmp_path):
-    task = load_tasks(fixture(tmp_path), pattern="toy_task1")[0]
+    task = load_tasks(mbeir_fixture(tmp_path), pattern="toy_task1")[0]
     res = evaluate_task(FakeModel(), task, tmp_path, ks=KS)
     assert res.n_queries == 2 and res.n_candidates == 1
     assert [q for q, _ in res.skipped_queries] == ["5:2"] and "gone.png" in res.skipped_queries[0][1]
@@ -119,7 +88,7 @@ def test_expected_random_equals_enumeration():
 
 
 def test_random_ranker_uses_exact_expectations(tmp_path):
-    task = load_tasks(fixture(tmp_path), pattern="toy_task0")[0]
+    task = load_tasks(mbeir_fixture(tmp_path), pattern="toy_task0")[0]
     res = evaluate_task(RandomRanker(), task, tmp_path, ks=KS)
     assert res.metrics["recall@1"] == pytest.approx((1 / 4 + 1 / 4 + 1 / 2) / 3)
 
@@ -146,7 +115,7 @@ def test_metrics_agree_with_ranx_on_random_runs(tmp_path):
 
 def test_trec_run_parses_with_a_standard_reader(tmp_path):
     ranx = pytest.importorskip("ranx")
-    task = load_tasks(fixture(tmp_path), pattern="toy_task0")[0]
+    task = load_tasks(mbeir_fixture(tmp_path), pattern="toy_task0")[0]
     res = evaluate_task(FakeModel(), task, tmp_path, ks=KS)
     write_trec([res], tmp_path / "run.trec", "fake model")
     run = ranx.Run.from_file(str(tmp_path / "run.trec"), kind="trec")
@@ -156,7 +125,7 @@ def test_trec_run_parses_with_a_standard_reader(tmp_path):
 
 
 def test_format_errors_name_file_and_line(tmp_path):
-    root = fixture(tmp_path)
+    root = mbeir_fixture(tmp_path)
     qfile = root / "query" / "test" / "mbeir_toy_task0_test.jsonl"
     qfile.write_text(qfile.read_text() + "{broken\n")
     with pytest.raises(BenchmarkFormatError, match=r"mbeir_toy_task0_test\.jsonl:4: not valid JSON"):
@@ -179,7 +148,7 @@ def test_score_fusion_sums_unimodal_embeddings(tmp_path):
 
 
 def test_cli_writes_json_trec_report_and_chart(tmp_path):
-    root = fixture(tmp_path)
+    root = mbeir_fixture(tmp_path)
     out = CliRunner().invoke(app, ["eval", "mbeir", str(root), "--model", "random", "--tasks", "toy_task0",
                                    "--out", str(tmp_path / "r.json"), "--run-out", str(tmp_path / "run.trec"),
                                    "--report", str(tmp_path / "report.md")])  # fmt: skip

@@ -17,11 +17,10 @@ from omniret.errors import InputError
 from omniret.index import FilterError, Index, IndexNotFoundError, SidecarError
 from omniret.index.filters import check_filter
 from omniret.index.search import search_vector
-from omniret.index.store import SIDECAR, Store, schema
+from omniret.index.store import SIDECAR, Store
+from tests.helpers.builders import make_db, refused, uris
 
 # two image rows, two text rows; the query (1, 0) scores a1 > t1 > a2 > t2, so an unfiltered top 4 mixes them
-ROWS = [("a1", "image", (1.0, 0.0)), ("a2", "image", (0.0, 1.0)), ("t1", "text", (0.8, 0.6)),
-        ("t2", "text", (-1.0, 0.0))]  # fmt: skip
 
 
 class FakeModel:
@@ -29,21 +28,6 @@ class FakeModel:
 
     def encode(self, inputs, **_):
         return np.tile(np.asarray([1.0, 0.0], np.float32), (len(inputs), 1))
-
-
-def make_db(path) -> Store:
-    import pyarrow as pa
-
-    store = Store(path)
-    store.write_sidecar({"model_id": "synthetic", "weights_hash": "w1", "recipe_hash": "0", "dim": 2})
-    x = np.asarray([v for *_, v in ROWS], np.float32)
-    cols = {f.name: pa.nulls(len(ROWS), f.type) for f in schema(2)}
-    ids = pa.array([u for u, *_ in ROWS])
-    cols.update(uri=ids, asset_id=ids, segment_id=pa.array(["whole"] * len(ROWS)),
-                modality=pa.array([m for _, m, _ in ROWS]),
-                vector=pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 2))  # fmt: skip
-    store.table(2).add(pa.table(cols, schema=schema(2)))
-    return store
 
 
 @pytest.fixture
@@ -60,21 +44,6 @@ def fake_model(monkeypatch):
 
 def run(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def refused(out, code: int, *words: str) -> str:
-    """The command failed with ``code`` and one `omniret: error:` line naming every word; no traceback."""
-    lines = [ln for ln in out.output.splitlines() if ln.strip()]
-    assert out.exit_code == code, out.output
-    assert len(lines) == 1 and lines[0].startswith("omniret: error: "), out.output
-    assert "Traceback" not in out.output
-    for w in words:
-        assert w in lines[0], (w, lines[0])
-    return lines[0]
-
-
-def uris(path) -> list[str]:
-    return sorted(Store(path).table().to_arrow()["uri"].to_pylist())
 
 
 # ------------------------------------------------------------------ 1. reads never create an index

@@ -18,7 +18,6 @@ from omniret.train.objectives import (
     pick_instruction,
     text_anchor_loss,
 )
-from tests.test_train import dataset  # noqa: F401  (fixture)
 
 WORDS = QueryInstructionConfig(generic="Retrieve the item that matches the query.",
                                target="Retrieve {article} {modality} that matches the query.")  # fmt: skip
@@ -89,9 +88,9 @@ def test_dev_split_is_deterministic_disjoint_and_keeps_both_directions_together(
     assert split_dev(pairs, 0.0) == (pairs, [])
 
 
-def test_trainer_mixes_in_global_negatives_and_adds_the_anchor(tmp_path, dataset):  # noqa: F811
+def test_trainer_mixes_in_global_negatives_and_adds_the_anchor(tmp_path, dataset):
     from omniret.train.loop import Trainer
-    from tests.test_train import config
+    from tests.helpers.builders import config
 
     chunk = {"negatives_scope": "per_dataset_chunk", "diversity_weight": 0.0}
     full = Trainer(config(tmp_path, dataset, out="full", loss=chunk,
@@ -108,10 +107,10 @@ def test_trainer_mixes_in_global_negatives_and_adds_the_anchor(tmp_path, dataset
     assert d.total.item() == pytest.approx(c.total.item() + 2.0 * extra["anchor"].item(), rel=1e-5)
 
 
-def test_dev_pairs_are_held_out_of_training_and_scored(tmp_path, dataset):  # noqa: F811
+def test_dev_pairs_are_held_out_of_training_and_scored(tmp_path, dataset):
     from omniret.train.dev_eval import pair_eval
     from omniret.train.loop import Trainer
-    from tests.test_train import config
+    from tests.helpers.builders import config
 
     cfg = config(tmp_path, dataset, out="dev")
     cfg.data.dev_fraction = 0.5
@@ -136,9 +135,9 @@ def test_self_negatives_are_drawn_from_cross_modal_pairs_only():
     assert 1 not in drawn and all(abs(drawn[i] / 2000 - 0.5) < 0.05 for i in (0, 2))
 
 
-def test_trainer_adds_the_query_content_as_extra_candidates(tmp_path, dataset):  # noqa: F811
+def test_trainer_adds_the_query_content_as_extra_candidates(tmp_path, dataset):
     from omniret.train.loop import Trainer
-    from tests.test_train import config
+    from tests.helpers.builders import config
 
     loss = {"negatives_scope": "per_dataset_chunk", "diversity_weight": 0.0}
     with_neg = Trainer(config(tmp_path, dataset, out="sn", loss=loss, self_negatives=1.0))
@@ -149,10 +148,10 @@ def test_trainer_adds_the_query_content_as_extra_candidates(tmp_path, dataset): 
     assert a.contrastive.item() != pytest.approx(b.contrastive.item(), rel=1e-4)
 
 
-def test_generic_instruction_queries_get_no_self_negative(tmp_path, dataset):  # noqa: F811
+def test_generic_instruction_queries_get_no_self_negative(tmp_path, dataset):
     """A generic instruction does not name the result's modality, so the query's own modality may be right."""
     from omniret.train.loop import Trainer
-    from tests.test_train import config
+    from tests.helpers.builders import config
 
     cfg = config(tmp_path, dataset, out="gen", self_negatives=1.0, instruction_mix={"generic": 1.0},
                  model_overrides=["query_instructions.generic=Find the matching item."])  # fmt: skip

@@ -14,7 +14,8 @@ from omniret.index import Index, IndexMismatchError
 from omniret.inputs import OmniInput
 from omniret.model import OmniRet
 from tests.conftest import local_config_dict
-from tests.media_factory import png_bytes, sine, write_audio, write_video
+from tests.helpers.builders import clustered_store as _clustered_store
+from tests.helpers.media import png_bytes, sine, write_audio, write_video
 
 pytest.importorskip("lancedb")
 
@@ -150,26 +151,6 @@ def test_sigkill_mid_ingest_then_rerun_equals_an_uninterrupted_run(folder, tmp_p
     killed, clean = rows(Index(tmp_path / "killed", model="x")), rows(Index(tmp_path / "clean", model="x"))
     assert [r[:2] for r in killed] == [r[:2] for r in clean] and len(clean) == 10
     np.testing.assert_allclose([r[2] for r in killed], [r[2] for r in clean], atol=1e-6)
-
-
-def _clustered_store(path, n: int = 3000, dim: int = 32):
-    import pyarrow as pa
-
-    from omniret.index.store import Store, schema
-
-    store = Store(path)
-    store.write_sidecar({"model_id": "synthetic", "weights_hash": "0", "recipe_hash": "0", "dim": dim})
-    table = store.table(dim)
-    rng = np.random.default_rng(0)
-    centers = rng.normal(size=(20, dim))
-    x = centers[rng.integers(20, size=n)] + 0.3 * rng.normal(size=(n, dim))
-    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-    cols = {f.name: pa.nulls(len(x), f.type) for f in schema(dim)}
-    cols["uri"] = pa.array([f"v{i}" for i in range(len(x))])
-    cols["modality"] = pa.array(["image"] * len(x))
-    cols["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), dim)
-    table.add(pa.table(cols, schema=schema(dim)))
-    return store, table, x, rng
 
 
 def test_ann_is_tuned_to_a_measured_recall_and_reported(tmp_path):

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from omniret.api import SHIPPED
 from omniret.inputs import OmniInput
-from tests.media_factory import sine, write_audio, write_video
+from tests.helpers.media import sine, write_audio, write_video
 
 pytest.importorskip("lancedb")
 pytestmark = pytest.mark.skipif(not (SHIPPED / "omniret-small").is_dir(), reason="no shipped weights")

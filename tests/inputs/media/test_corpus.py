@@ -14,8 +14,8 @@ import pytest
 from omniret.api import load_model
 from omniret.index import Index
 from omniret.inputs.media import MediaError, load_audio, load_image, load_video
-from tests import media_corpus
 from tests.conftest import guarded
+from tests.helpers import corpus as media_corpus
 
 pytest.importorskip("lancedb")
 pytest.importorskip("av")

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from omniret.index import Index
-from tests.media_factory import sine, write_audio
+from tests.helpers.media import sine, write_audio
 
 pytestmark = [
     pytest.mark.slow,
@@ -157,7 +157,7 @@ build_ann(Store(sys.argv[1]), target_recall=0.9, sample=40)
 
 def test_kills_during_ann_build_keep_every_row_and_search_working(tmp_path):
     from omniret.index.search import search_vector
-    from tests.test_index import _clustered_store
+    from tests.helpers.builders import clustered_store as _clustered_store
 
     store, table, x, _ = _clustered_store(tmp_path / "db", n=3000)
     want = table.to_arrow().sort_by("uri")

@@ -11,7 +11,7 @@ from omniret.inputs.cache import FeatureCache
 from omniret.inputs.hints import HintMaker, label_text
 from omniret.inputs.sample import Media, Sample, render
 from omniret.towers.packaged import imagenet_names
-from tests.media_factory import sine, write_audio
+from tests.helpers.media import sine, write_audio
 
 ASTERISK = Path("/usr/share/asterisk/sounds/en")
 

@@ -24,7 +24,7 @@ from omniret.cli.main import app
 from omniret.errors import BusyError
 from omniret.index.search import search_vector
 from omniret.index.store import LOCK, Store
-from tests.test_cli_refusals import make_db, refused, uris
+from tests.helpers.builders import make_db, refused, uris
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 HOLD = textwrap.dedent("""

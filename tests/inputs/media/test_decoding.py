@@ -17,7 +17,7 @@ from omniret.inputs.media import (
     to_pixels,
 )
 from omniret.inputs.recipes import ImageRecipe
-from tests.media_factory import dominant_frequency, png_bytes, sine, write_audio, write_video
+from tests.helpers.media import dominant_frequency, png_bytes, sine, write_audio, write_video
 
 # ------------------------------------------------------------------ images
 
@@ -207,7 +207,7 @@ def test_sniff_by_content():
 
 
 def test_a_stream_whose_frames_change_format_rate_and_layout_is_resampled_whole():
-    """A damaged MP3 (the corpus of tests/test_media_corpus.py found it) switches sample format, rate
+    """A damaged MP3 (the corpus of tests/inputs/media/test_corpus.py found it) switches sample format, rate
     and layout between frames; one libswresample context refuses that, so each change gets a new one."""
     import av
 
@@ -231,7 +231,7 @@ def test_a_stream_whose_frames_change_format_rate_and_layout_is_resampled_whole(
 
 def test_a_container_tag_that_is_not_utf8_does_not_stop_decoding(tmp_path):
     """PyAV decodes container metadata strictly; one damaged ID3 title made every reader fail with a
-    bare UnicodeDecodeError before any stream was read (found by tests/test_media_corpus.py)."""
+    bare UnicodeDecodeError before any stream was read (found by tests/inputs/media/test_corpus.py)."""
     import av
 
     from omniret.index.files import detect, duration

@@ -8,7 +8,7 @@ from omniret import OmniInput, load_model
 from omniret.baselines.dual import is_dual
 from omniret.train.data import read_pairs
 from omniret.train.dual import split_holdout, train_dual, usable
-from tests.test_train import COLOURS, dataset  # noqa: F401  (fixture)
+from tests.conftest import COLOURS
 
 
 def test_usable_pairs_are_single_field_with_media():
@@ -19,7 +19,7 @@ def test_usable_pairs_are_single_field_with_media():
     assert not usable(Pair("d", "(I,T)I", {"image": "x.png", "text": "a"}, {"image": "y.png"}, "1"))
 
 
-def test_dual_encoder_learns_colour_names_and_round_trips(tmp_path, dataset):  # noqa: F811
+def test_dual_encoder_learns_colour_names_and_round_trips(tmp_path, dataset):
     root, _ = dataset
     pairs_file = root / "train" / "pairs.jsonl"
     out = tmp_path / "dual"

@@ -15,15 +15,9 @@ from omniret.inputs.media.mel import log_mel
 from omniret.inputs.recipes import AudioRecipe
 from omniret.model import build_tower
 from omniret.towers.packaged import imagenet_names
+from tests.helpers.builders import ASTERISK, skimage_photo
 
-ASTERISK = Path("/usr/share/asterisk/sounds/en")
 TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
-
-
-def skimage_photo(name: str) -> Path:
-    import skimage
-
-    return Path(skimage.__file__).parent / "data" / name
 
 
 @pytest.fixture(scope="module")

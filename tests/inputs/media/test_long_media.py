@@ -9,7 +9,7 @@ import pytest
 from omniret.inputs.media import EmptyMediaError, MediaTooLargeError, load_audio
 from omniret.inputs.media import audio as audio_mod
 from omniret.inputs.media.audio import AudioSpan, audio_duration, decode_audio_stream, iter_audio_windows
-from tests.media_factory import dominant_frequency, sine, write_audio
+from tests.helpers.media import dominant_frequency, sine, write_audio
 
 pytest.importorskip("lancedb")
 
@@ -232,7 +232,7 @@ def test_a_long_video_gets_a_pooled_whole_row_and_its_track_is_never_decoded_who
     from omniret.api import load_model
     from omniret.index import Index
     from omniret.inputs import OmniInput
-    from tests.media_factory import write_video
+    from tests.helpers.media import write_video
 
     (tmp_path / "media").mkdir()
     path = write_video(tmp_path / "media" / "clip.mp4", [(i * 7 % 256, 0, 255 - i * 7 % 256) for i in range(35)],

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from omniret import OmniInput, load_model
-from tests.test_packaged import ASTERISK, skimage_photo
+from tests.helpers.builders import ASTERISK, skimage_photo
 
 
 @pytest.fixture(scope="module")

@@ -4,78 +4,12 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-import yaml
-from PIL import Image
 
 from omniret.config import ConfigError
 from omniret.train.config import load_train_config
 from omniret.train.data import Pair, TaskBalancedSampler, read_pairs
 from omniret.train.loop import Trainer, lr_factor
-from tests.conftest import local_config_dict
-from tests.media_factory import sine, write_audio
-
-COLOURS = {"red": (255, 0, 0), "green": (0, 200, 0), "blue": (0, 0, 255), "yellow": (250, 250, 0)}
-
-
-@pytest.fixture
-def dataset(tmp_path, hf_dirs):
-    """Colour swatches <-> colour names and tones <-> 'low'/'high', as pairs.jsonl + a tiny model YAML."""
-    root = tmp_path / "data"
-    (root / "train").mkdir(parents=True)
-    rows = []
-    for name, rgb in COLOURS.items():
-        for k in range(3):
-            rel = f"img/{name}{k}.png"
-            (root / "img").mkdir(exist_ok=True)
-            Image.new("RGB", (32, 32), tuple(max(0, c - 20 * k) for c in rgb)).save(root / rel)
-            rows.append(
-                {
-                    "dataset": "swatches",
-                    "task": "TI",
-                    "query": {"text": name},
-                    "positive": {"image": rel},
-                    "id": name,
-                }
-            )
-            rows.append(
-                {
-                    "dataset": "swatches",
-                    "task": "IT",
-                    "query": {"image": rel},
-                    "positive": {"text": name},
-                    "id": name,
-                }
-            )
-    for name, freq in (("low", 200), ("high", 3000)):
-        for k in range(2):
-            rel = f"snd/{name}{k}.wav"
-            (root / "snd").mkdir(exist_ok=True)
-            write_audio(root / rel, sine(freq * (1 + 0.1 * k), 0.3, 16000), 16000)
-            rows.append(
-                {
-                    "dataset": "tones",
-                    "task": "AT",
-                    "query": {"audio": rel},
-                    "positive": {"text": name},
-                    "id": name,
-                }
-            )
-    (root / "train" / "pairs.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    model_yaml = tmp_path / "tiny.yaml"
-    model_yaml.write_text(yaml.safe_dump(local_config_dict(hf_dirs)))
-    return root, model_yaml
-
-
-def config(tmp_path, dataset, out="run", **extra):
-    root, model_yaml = dataset
-    data = {"model": str(model_yaml), "steps": 6, "out": str(tmp_path / out), "save_every": 100, "seed": 3,
-            "data": {"pairs": [str(root / "train" / "pairs.jsonl")], "tasks_per_batch": 2, "pairs_per_task": 4},
-            "optim": {"lr": 3e-3, "warmup_steps": 1}}  # fmt: skip
-    for k, v in extra.items():
-        data[k] = v
-    path = tmp_path / f"{out}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return load_train_config(path)
+from tests.helpers.builders import config
 
 
 def test_loss_is_finite_and_decreases(tmp_path, dataset):
