@@ -49,10 +49,10 @@ CAND_FIELDS = {"text": "txt", "image": "img_path", "audio": "audio_path", "video
 LIST_FIELDS = ("pos_cand_list", "neg_cand_list")
 
 
-@dataclass
-class Candidate:
-    did: str
-    modality: str
+@dataclass(kw_only=True)
+class MediaFields:
+    """The content fields an M-BEIR query and candidate share (paths relative to the benchmark root)."""
+
     txt: str | None = None
     img_path: str | None = None
     audio_path: str | None = None
@@ -60,14 +60,16 @@ class Candidate:
 
 
 @dataclass
-class Query:
+class Candidate(MediaFields):
+    did: str
+    modality: str
+
+
+@dataclass
+class Query(MediaFields):
     qid: str
     modality: str
     pos_cand_list: list[str]
-    txt: str | None = None
-    img_path: str | None = None
-    audio_path: str | None = None
-    video_path: str | None = None
     instruction: str | None = None
 
 
