@@ -14,6 +14,7 @@ from omniret.index.calibrate import MODALITIES, MODES
 from omniret.index.decompose import VIDEO_MODES
 from omniret.index.files import scan
 from omniret.index.indexer import check_prune_roots, prune_preview
+from omniret.index.roots import Boundary
 from omniret.index.search import GROUPS
 from omniret.index.store import Store, lock_timeout
 from omniret.inputs import OmniInput
@@ -88,12 +89,26 @@ def index(
         10.0, "--lock-timeout", envvar="OMNIRET_LOCK_TIMEOUT", help=LOCK_TIMEOUT_HELP, callback=_lock_timeout
     ),
     no_verify: bool = typer.Option(False, "--no-verify", help=NO_VERIFY_HELP),
+    follow_links: bool = typer.Option(
+        False,
+        "--follow-links",
+        help="Also walk symlinked folders below PATHS (each real folder once). Links never lead outside "
+        "PATHS unless --allow-outside-roots is given too.",
+    ),
+    allow_outside_roots: bool = typer.Option(
+        False,
+        "--allow-outside-roots",
+        help="With --follow-links: read link targets outside PATHS too (anyone who can place a link in PATHS "
+        "can then copy any file you can read into the index; docs/SECURITY.md). Recorded in the index.",
+    ),
 ) -> None:
     """Index images, audio, video and text files into one table; unchanged files are skipped.
 
     Per-modality score statistics (for --calibration) are recomputed whenever the table changed. Entries
     that cannot be indexed (broken or looping symlinks, FIFOs, sockets, devices, unreadable files and
-    folders, bad media) are listed as "skipped PATH: reason" and the run goes on."""
+    folders, bad media, symlinks leading outside PATHS) are listed as "skipped PATH: reason" and the
+    run goes on."""
+    boundary = Boundary.of(paths, follow_links=follow_links, allow_outside=allow_outside_roots)
 
     if video_segments not in (None, *VIDEO_MODES):
         raise InputError(f"--video-segments must be one of {', '.join(VIDEO_MODES)}, not {video_segments!r}")
@@ -102,7 +117,7 @@ def index(
     if dry_run and not prune:
         raise InputError("--dry-run previews what --prune would delete: give it together with --prune")
     if dry_run:
-        preview = prune_preview(Store(db), paths)  # creates nothing, loads no model
+        preview = prune_preview(Store(db), paths, boundary)  # creates nothing, loads no model
         typer.echo(f"dry run: --prune would delete {preview.rows} rows of {len(preview.files)} files; "
                    "nothing was deleted or indexed")  # fmt: skip
         for uri, rows in preview.files:
@@ -111,10 +126,11 @@ def index(
             typer.echo(f"skipped {path}: {reason}")
         return
     if prune:  # a mistyped or moved root is refused before the model is loaded (the indexer checks again)
-        check_prune_roots(scan(paths, skip=db))
+        check_prune_roots(scan(paths, skip=db, boundary=boundary))
     ix = Index(db, model=model, lock_timeout=lock_timeout, verify=not no_verify)
     report = ix.add(paths, meta=_parse_meta(meta), prune=prune, progress=not quiet, batch_files=batch_files,
-                    video_segments=video_segments, log=typer.echo if quiet else None)  # fmt: skip
+                    video_segments=video_segments, follow_links=follow_links,
+                    allow_outside_roots=allow_outside_roots, log=typer.echo if quiet else None)  # fmt: skip
     pruned = f"pruned {len(report.pruned)} files" + (f" ({report.pruned_rows} rows)" if report.pruned else "")
     typer.echo(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {report.unchanged}, "
                f"{pruned}; wrote {report.rows_written} rows")  # fmt: skip

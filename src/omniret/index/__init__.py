@@ -52,13 +52,16 @@ class Index:
 
     def add(self, paths, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
             batch_files: int = BATCH_FILES, max_file_bytes: int | None = None, video_segments: str | None = None,
-            log=None) -> IndexReport:  # fmt: skip
+            follow_links: bool = False, allow_outside_roots: bool = False, log=None) -> IndexReport:  # fmt: skip
         """``video_segments``: "fixed" (10 s) or "shots"; None keeps the index's own (new: "fixed").
-        The per-modality calibration stats are recomputed at the end whenever the table changed."""
+        The per-modality calibration stats are recomputed at the end whenever the table changed.
+        Nothing outside the roots ``paths`` is read unless ``follow_links`` and ``allow_outside_roots``
+        (docs/SECURITY.md)."""
         limits = {"max_file_bytes": max_file_bytes} if max_file_bytes else {}
         return Indexer(
             self.store, self.model, batch_files=batch_files, log=log, video_segments=video_segments, **limits
-        ).add(list(paths), meta=meta, prune=prune, progress=progress)
+        ).add(list(paths), meta=meta, prune=prune, progress=progress, follow_links=follow_links,
+              allow_outside_roots=allow_outside_roots)  # fmt: skip
 
     def search(self, query: OmniInput | str, *, k: int = 10, modalities: list[str] | None = None,
                where: str | None = None, group_by_asset: bool = False,
@@ -175,7 +178,8 @@ class Index:
         meta = self.store.sidecar()
         if table is None:
             return {"path": str(self.store.path), "rows": 0, **meta}
-        cols = table.search().select(["modality", "uri"]).limit(None).to_arrow()
+        cols = table.search().select(["modality", "uri", "text", "meta"]).limit(None).to_arrow()
+        keyframes = table.count_rows("keyframe IS NOT NULL")
         mods = cols["modality"].to_pylist()
         by_mod = {m: mods.count(m) for m in sorted(set(mods))}
         ann = meta.get("ann")
@@ -184,7 +188,18 @@ class Index:
                 "recipe_hash": meta.get("recipe_hash"), "segmentation": meta.get("segmentation"),
                 "index_mode": "ann" if ann else "exact",
                 "ann_recall@10": ann.get("recall") if ann else None,
-                "calibration": calibration_stats.summary(meta)}  # fmt: skip
+                "calibration": calibration_stats.summary(meta),
+                "access": meta.get("access"),
+                "stored_copies": _stored_copies(cols, keyframes)}  # fmt: skip
+
+
+def _stored_copies(cols, keyframes: int) -> dict:
+    """What of the indexed files the index itself holds copies of (``delete`` and ``--prune`` remove
+    them with their rows): rows with text (passages of text files, shown as snippets), JPEG keyframes
+    of video moments, user metadata from sidecars or ``--meta``, and every file's path."""
+    texts = sum(1 for t in cols["text"].to_pylist() if t)
+    metas = sum(1 for m in cols["meta"].to_pylist() if m and m != "{}")
+    return {"text_passages": texts, "keyframes": keyframes, "metadata": metas, "paths": cols.num_rows}
 
 
 __all__ += ["ANN_MIN_ROWS", "search_vector"]

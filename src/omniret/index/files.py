@@ -14,7 +14,21 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from omniret.index.paths import display, printable
+from omniret.index.roots import Boundary, OutsideRootsError, outside_reason
 from omniret.inputs.media.source import open_container, sniff
+
+__all__ = [
+    "Boundary",
+    "OutsideRootsError",
+    "Scan",
+    "detect",
+    "display",
+    "duration",
+    "printable",
+    "scan",
+    "walk",
+]
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 
@@ -25,19 +39,6 @@ _KINDS = (
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISDIR, "a directory"),
 )
-
-
-def display(path: str | bytes | os.PathLike) -> str:
-    """A path as valid UTF-8 text for rows and reports: the exact name when it is UTF-8, otherwise each
-    byte that is not (kept by Python as a surrogate escape) written as ``\\xNN``. Exact bytes:
-    ``os.fsencode(path)``."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def printable(text: str) -> str:
-    """``text`` with any surrogate-escaped bytes (from a non-UTF-8 file name inside a message) written
-    as ``\\xNN``, so it can be printed and stored."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def kind(mode: int) -> str:
@@ -54,14 +55,20 @@ class Scan:
     files: list[Path] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     roots: dict[str, int] = field(default_factory=dict)
+    boundary: Boundary = field(default_factory=lambda: Boundary(()))
 
 
-def scan(paths: list[str | Path], *, skip: Path | None = None) -> Scan:
-    """Classify every entry under ``paths``: regular readable files are kept, directories walked
-    (symlinks to directories are not followed below a root), everything else is skipped with its
-    reason. Hidden entries, ``*.json`` sidecars found in folders and ``skip`` (the index itself) are
-    left out silently. Only ``lstat``/``stat``/``scandir`` are used: no entry is opened here."""
-    out = Scan()
+def scan(paths: list[str | Path], *, skip: Path | None = None, boundary: Boundary | None = None) -> Scan:
+    """Classify every entry under ``paths``: regular readable files are kept, directories walked,
+    everything else is skipped with its reason. Hidden entries, ``*.json`` sidecars found in folders
+    and ``skip`` (the index itself) are left out silently. Only ``lstat``/``stat``/``scandir`` are used:
+    no entry is opened here.
+
+    ``boundary`` (default: the resolved ``paths``, links not followed) decides symlinks: one whose
+    target resolves outside the roots is skipped ("points outside the indexed roots"); a symlink to a
+    directory below a root is walked only with ``boundary.follow_links``, each real folder once."""
+    boundary = boundary or Boundary.of(paths)
+    out = Scan(boundary=boundary)
     found: set[Path] = set()
     skip_real = Path(os.path.realpath(skip)) if skip is not None else None
 
@@ -69,7 +76,7 @@ def scan(paths: list[str | Path], *, skip: Path | None = None) -> Scan:
         return skip_real is not None and (p == skip_real or skip_real in p.parents)
 
     for root in map(Path, paths):
-        what, real, reason = _classify(root, follow_dirs=True)
+        what, real, reason = _classify(root, follow_dirs=True, boundary=boundary)
         if what == "missing":
             out.skipped.append((display(root), "not found (no such file or directory)"))
             out.roots[str(root)] = -1
@@ -78,7 +85,7 @@ def scan(paths: list[str | Path], *, skip: Path | None = None) -> Scan:
         if what == "skip":
             out.skipped.append((display(root), reason))
         elif what == "dir":
-            count = _walk_dir(real, out, found, excluded)
+            count = _walk_dir(real, out, found, excluded, boundary)
         elif not excluded(real):
             found.add(real)
             count = 1
@@ -87,13 +94,14 @@ def scan(paths: list[str | Path], *, skip: Path | None = None) -> Scan:
     return out
 
 
-def _walk_dir(top: Path, out: Scan, found: set[Path], excluded) -> int:
+def _walk_dir(top: Path, out: Scan, found: set[Path], excluded, boundary: Boundary) -> int:
     """Walk ``top`` (depth first, sorted); returns how many indexable files it holds."""
-    count, stack = 0, [top]
+    count, stack, seen = 0, [top], set()
     while stack:
         d = stack.pop()
-        if excluded(d):
+        if excluded(d) or d in seen:  # a followed link can lead back into a folder already walked
             continue
+        seen.add(d)
         try:
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -108,13 +116,15 @@ def _walk_dir(top: Path, out: Scan, found: set[Path], excluded) -> int:
             if e.name.startswith("."):
                 continue
             p = Path(e.path)
-            what, real, reason = _classify(p, follow_dirs=False, real_parent=True)
+            what, real, reason = _classify(
+                p, follow_dirs=boundary.follow_links, real_parent=True, boundary=boundary
+            )
             if what == "skip":
                 out.skipped.append((display(p), reason))
             elif what == "missing":
                 out.skipped.append((display(p), "vanished while the folder was scanned"))
             elif what == "dir":
-                subdirs.append(p)
+                subdirs.append(real)
             elif p.suffix.lower() != ".json" and not excluded(real):  # sidecars are metadata, not content
                 found.add(real)
                 count += 1
@@ -123,7 +133,7 @@ def _walk_dir(top: Path, out: Scan, found: set[Path], excluded) -> int:
 
 
 def _classify(
-    path: Path, *, follow_dirs: bool, real_parent: bool = False
+    path: Path, *, follow_dirs: bool, boundary: Boundary, real_parent: bool = False
 ) -> tuple[str, Path | None, str | None]:
     """("file", real path, None) for a readable regular file, ("dir", path, None) for a directory to
     walk, ("missing", None, None) when nothing is there, else ("skip", None, reason).
@@ -151,14 +161,22 @@ def _classify(
             if err.errno == errno.EACCES:
                 return "skip", None, f"permission denied: the symlink (-> {target}) cannot be followed"
             return "skip", None, f"the symlink (-> {target}) cannot be followed ({_reason(err)})"
+    outside = link and not boundary.permits(path)  # resolved through every link and ".." on the way
     if stat.S_ISDIR(st.st_mode):
+        if outside:
+            return "skip", None, outside_reason(os.path.realpath(path))
         if link and not follow_dirs:
-            return "skip", None, f"symlink to a directory (-> {target}): not followed (index it as a root)"
+            reason = (
+                f"symlink to a directory (-> {target}): not followed (index it as a root, or --follow-links)"
+            )
+            return "skip", None, reason
         return "dir", path if real_parent and not link else Path(os.path.realpath(path)), None
     if not stat.S_ISREG(st.st_mode):
         what = kind(st.st_mode)
         return "skip", None, (f"symlink to {what} (-> {target}): not a regular file, not opened" if link
                               else f"{what}: not a regular file, not opened")  # fmt: skip
+    if outside:
+        return "skip", None, outside_reason(os.path.realpath(path))
     if not os.access(path, os.R_OK):
         return "skip", None, "permission denied: the file is not readable"
     return "file", path if real_parent and not link else Path(os.path.realpath(path)), None

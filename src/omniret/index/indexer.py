@@ -31,6 +31,7 @@ from omniret.index.calibrate import calibrate, is_current
 from omniret.index.decompose import decompose, encode_limit, segmentation, with_pooled_whole
 from omniret.index.files import Scan, detect, display, duration, printable, scan
 from omniret.index.filters import quote
+from omniret.index.roots import Boundary
 from omniret.index.store import Store
 from omniret.inputs import OmniInput
 from omniret.inputs.media import MediaError, UnsupportedMediaError
@@ -101,10 +102,14 @@ class Indexer:
         self.video_mode = "fixed"
 
     def add(
-        self, paths: list, *, meta: dict | None = None, prune: bool = False, progress: bool = False
-    ) -> IndexReport:
+        self, paths: list, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
+        follow_links: bool = False, allow_outside_roots: bool = False,
+    ) -> IndexReport:  # fmt: skip
+        """``follow_links``: walk symlinked folders below the roots; ``allow_outside_roots`` (with it):
+        read link targets outside the roots too. Both are recorded in the index (``index/roots.py``)."""
         report = IndexReport()
-        found = scan(paths, skip=self.store.path)  # only lstat/stat: nothing is opened yet
+        self.boundary = Boundary.of(paths, follow_links=follow_links, allow_outside=allow_outside_roots)
+        found = scan(paths, skip=self.store.path, boundary=self.boundary)  # lstat/stat only: nothing opened
         if prune:
             check_prune_roots(found)  # before anything is written or deleted
         report.skipped += found.skipped
@@ -113,6 +118,7 @@ class Indexer:
             # the record and was cut at fixed 10 s
             self.video_mode = self.store.check_segmentation(self.wanted_segmentation)["video"]
             self.store.check_model(self.model.model_id, self.weights_hash, self.recipe_hash, self.model.dim)
+            self.store.record_access(self.boundary)
             table = self.store.table(self.model.dim)
             known = _known(table)  # asset id -> what the table holds about that file
             todo = self._plan(found.files, known, report)
@@ -134,7 +140,9 @@ class Indexer:
             if f.suffix.lower() == ".json":  # metadata sidecars, not content
                 continue
             try:  # opened without blocking and checked to be a regular file before it is read
-                h, head = file_digest(f, max_bytes=self.max_file_bytes)  # streamed: flat memory for any size
+                self.boundary.check(f)  # again now: the entry may have been swapped for a link since the scan
+                h, head = file_digest(f, max_bytes=self.max_file_bytes,  # streamed: flat memory for any size
+                                      check=lambda fd, f=f: self.boundary.check_fd(fd, f))  # fmt: skip
             except MediaError as err:
                 report.skipped.append((display(f), printable(err.reason)))
                 continue
@@ -205,13 +213,14 @@ class Indexer:
     def _segments(self, path: Path, modality: str | None):
         if modality is None:
             raise UnsupportedMediaError(display(path), "not an image, audio, video or text file")
+        self.boundary.check(path)  # each read re-checks the roots (the decoders open the path again)
         return decompose(path, modality, max_audio_seconds=self.max_audio_seconds, video_mode=self.video_mode,
                          encode_seconds=encode_limit(self.model))[0]  # fmt: skip
 
     def _rows(
         self, path: Path, content_hash: str, modality: str, segments, vectors, meta: dict, report: IndexReport
     ) -> list[dict]:
-        file_meta = {**_sidecar_meta(path, report), **meta}
+        file_meta = {**_sidecar_meta(path, report, self.boundary), **meta}
         segments, vectors = with_pooled_whole(segments, vectors)  # long recordings: whole row = windows' mean
         exact = os.fsencode(path)
         return [{
@@ -224,7 +233,7 @@ class Indexer:
         } for s, v in zip(segments, vectors, strict=True)]  # fmt: skip
 
     def _prune(self, table, found: Scan, known: dict, roots, report: IndexReport) -> None:
-        for aid in prune_candidates(known, found.files, roots):
+        for aid in prune_candidates(known, found.files, roots, found.boundary):
             table.delete(f"asset_id = {quote(aid)}")
             report.pruned.append(known[aid].uri)
             report.pruned_rows += known[aid].rows
@@ -244,13 +253,15 @@ def check_prune_roots(found: Scan) -> None:
                              "`omniret delete` instead)")  # fmt: skip
 
 
-def prune_candidates(known: dict[str, Known], files: list[Path], roots) -> list[str]:
+def prune_candidates(known: dict[str, Known], files: list[Path], roots, boundary: Boundary) -> list[str]:
     """Asset ids of the rows ``--prune`` deletes: files under one of ``roots`` (by exact path bytes,
-    whole path components only) that were not found by this scan and are verifiably gone."""
+    whole path components only) that were not found by this scan and are verifiably gone, or whose path
+    now leads outside the roots (a file swapped for such a link is no indexable entry any more)."""
     present = {asset_id(f) for f in files}
     tops = [os.fsencode(os.path.realpath(r)).rstrip(b"/") + b"/" for r in roots]
     return [aid for aid, k in known.items()
-            if aid not in present and any((k.path + b"/").startswith(t) for t in tops) and _gone(k.path)]  # fmt: skip
+            if aid not in present and any((k.path + b"/").startswith(t) for t in tops)
+            and (_gone(k.path) or not boundary.permits(os.fsdecode(k.path)))]  # fmt: skip
 
 
 def _gone(path: bytes) -> bool:
@@ -265,14 +276,14 @@ def _gone(path: bytes) -> bool:
     return not stat.S_ISREG(st.st_mode)
 
 
-def prune_preview(store: Store, paths: list) -> PrunePreview:
+def prune_preview(store: Store, paths: list, boundary: Boundary | None = None) -> PrunePreview:
     """What ``add(paths, prune=True)`` would delete, without deleting, indexing or creating anything (no
     model is needed). Refuses the same roots as the prune itself."""
-    found = scan(paths, skip=store.path)
+    found = scan(paths, skip=store.path, boundary=boundary)
     check_prune_roots(found)
     table = store.table()  # None: no index (or no table) yet, so nothing to delete
     known = _known(table) if table is not None else {}
-    ids = prune_candidates(known, found.files, paths)
+    ids = prune_candidates(known, found.files, paths, found.boundary)
     return PrunePreview([(known[a].uri, known[a].rows) for a in sorted(ids, key=lambda a: known[a].uri)],
                         found.skipped)  # fmt: skip
 
@@ -308,14 +319,17 @@ def _known(table) -> dict[str, Known]:
                                         strict=True)}  # fmt: skip
 
 
-def _sidecar_meta(path: Path, report: IndexReport | None = None) -> dict:
+def _sidecar_meta(path: Path, report: IndexReport | None = None, boundary: Boundary | None = None) -> dict:
     """User metadata from ``file.ext.json`` or ``file.json`` beside the file, if any. One that cannot be
-    used (not a readable regular file, not UTF-8 JSON, not an object) is ignored with a warning."""
+    used (not a readable regular file, not UTF-8 JSON, not an object, outside the roots) is ignored
+    with a warning."""
     for cand in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
         if cand == path or not cand.is_file():  # is_file follows links with stat: never opens a FIFO
             continue
         problem = None
         try:
+            if boundary is not None:
+                boundary.check(cand)
             fd = os.open(cand, os.O_RDONLY | os.O_NONBLOCK)
             with os.fdopen(fd, "rb") as f:
                 if not stat.S_ISREG(os.fstat(fd).st_mode):

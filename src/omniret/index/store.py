@@ -151,6 +151,13 @@ class Store:
                 f"{recipe_hash}). Use another --db or re-index everything with one model."
             )
 
+    def record_access(self, boundary) -> None:
+        """Keep the job's roots and link choices in ``omniret.json`` (``index.roots.Boundary.record``)."""
+        meta = self.sidecar()
+        access = boundary.record(meta.get("access"))
+        if meta.get("access") != access:
+            self.write_sidecar({**meta, "access": access})
+
     def check_segmentation(self, wanted: dict | None) -> dict:
         """The index's decomposition recipe: the stored one (indexes before it was recorded cut videos
         at fixed 10 s), or ``wanted`` for a new index; a different explicit one is refused."""
@@ -293,7 +300,7 @@ def check_sidecar(data) -> str | None:
     dim = data.get("dim")
     if dim is not None and not (_is_int(dim) and dim > 0):
         return f"expected 'dim' to be a positive integer, found {_kind(dim)}"
-    for key in ("segmentation", "ann", "calibration"):
+    for key in ("segmentation", "ann", "calibration", "access"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             return f"expected '{key}' to be an object, found {_kind(data[key])}"
     seg = data.get("segmentation")
@@ -306,6 +313,14 @@ def check_sidecar(data) -> str | None:
                 return f"expected 'ann.{key}' to be an integer >= 1, found {_kind(ann.get(key))}"
         if not _is_number(ann.get("recall")):
             return f"expected 'ann.recall' to be a number, found {_kind(ann.get('recall'))}"
+    access = data.get("access")
+    if access:
+        roots = access.get("roots")
+        if not (isinstance(roots, list) and all(isinstance(r, str) for r in roots)):
+            return f"expected 'access.roots' to be a list of paths, found {_kind(roots)}"
+        for key in ("follow_links", "allow_outside_roots"):
+            if not isinstance(access.get(key), bool):
+                return f"expected 'access.{key}' to be true or false, found {_kind(access.get(key))}"
     cal = data.get("calibration")
     if cal:
         return _check_calibration(cal)

@@ -84,10 +84,13 @@ def open_container(source):
     return av.open(av_input(source), metadata_errors="replace")
 
 
-def file_digest(path, *, max_bytes: int = MAX_FILE_BYTES, chunk: int = 1 << 20) -> tuple[str, bytes]:
+def file_digest(
+    path, *, max_bytes: int = MAX_FILE_BYTES, chunk: int = 1 << 20, check=None
+) -> tuple[str, bytes]:
     """(sha256 hex, first 4 KiB) of a regular file, streamed in 1 MiB chunks: memory stays flat for any
     size. Opened once, without blocking, and checked with ``fstat`` before anything is read: a FIFO or
-    device put in a file's place is refused instead of hanging or reading forever."""
+    device put in a file's place is refused instead of hanging or reading forever. ``check(fd)``, when
+    given, vets the opened descriptor before anything is read (the index's roots, ``index/roots.py``)."""
     name = describe(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -95,6 +98,8 @@ def file_digest(path, *, max_bytes: int = MAX_FILE_BYTES, chunk: int = 1 << 20) 
         raise UnreadableMediaError(name, _os_reason(err)) from None
     h, head = hashlib.sha256(), b""
     with os.fdopen(fd, "rb", buffering=0) as f:
+        if check is not None:
+            check(fd)
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
             raise UnreadableMediaError(name, "is a directory, not a file")

@@ -1,0 +1,18 @@
+"""Paths as text: every file name shown or stored as valid UTF-8, whatever bytes it really has."""
+
+from __future__ import annotations
+
+import os
+
+
+def display(path: str | bytes | os.PathLike) -> str:
+    """A path as valid UTF-8 text for rows and reports: the exact name when it is UTF-8, otherwise each
+    byte that is not (kept by Python as a surrogate escape) written as ``\\xNN``. Exact bytes:
+    ``os.fsencode(path)``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def printable(text: str) -> str:
+    """``text`` with any surrogate-escaped bytes (from a non-UTF-8 file name inside a message) written
+    as ``\\xNN``, so it can be printed and stored."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
