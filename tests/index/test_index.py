@@ -275,3 +275,32 @@ def test_commit_batches_bound_files_and_media_seconds():
     sizes = [[t[3] for t in b] for b in commit_batches(todo, 2, 1800)]
     assert sizes == [[1, 1], [1, 1], [1], [2000], [1, 1], [1]]  # the 2000 s file commits alone
     assert [t for b in commit_batches(todo, 2, 1800) for t in b] == todo  # nothing lost or reordered
+
+
+def test_an_index_built_from_a_checkpoint_dir_is_searched_without_naming_it_again(
+    tmp_path, ckpt, monkeypatch
+):
+    """The index records where its model came from: `omniret search` without --model loads that
+    checkpoint (before, it looked for a preset named like the directory and failed)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from omniret.cli.main import app
+
+    monkeypatch.setenv("OMNIRET_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("espresso and a croissant\n")
+    (folder / "b.txt").write_text("the train to the coast\n")
+    db = tmp_path / "db"
+    run = CliRunner().invoke(app, ["index", str(folder), "--db", str(db), "--model", str(ckpt), "--quiet"])
+    assert run.exit_code == 0, run.output
+    assert json.loads((db / "omniret.json").read_text())["model_source"] == str(ckpt.resolve())
+    found = CliRunner().invoke(app, ["search", "espresso", "--db", str(db), "--json", "-k", "2"])
+    assert found.exit_code == 0, found.output
+    named = CliRunner().invoke(app, ["search", "espresso", "--db", str(db), "--json", "-k", "2",
+                                     "--model", str(ckpt)])  # fmt: skip
+    assert named.exit_code == 0 and json.loads(named.output) == json.loads(found.output)
+    uris = {h["uri"] for h in json.loads(found.output)["hits"]}
+    assert uris == {str(folder / "a.txt"), str(folder / "b.txt")}

@@ -165,6 +165,9 @@ def search(
     video: str = typer.Option(None, "--video", help="Query video, optionally a moment: clip.mp4@t0-t1."),
     instruction: str = typer.Option(None, "--instruction", help="Task instruction for the query."),
     db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP + " Must exist."),
+    model: str = typer.Option(
+        None, "--model", help="Model (default: the one that built the index); it must match the index."
+    ),
     k: int = typer.Option(
         10, "-k", help="Number of results (>= 1; more than the index holds returns every row)."
     ),
@@ -218,7 +221,7 @@ def search(
     if video and span is None and "@" in video and not Path(video).exists():
         raise InputError(f"--video {video!r}: expected an existing file, or a moment file@t0-t1 with seconds "
                          "0 <= t0 < t1")  # fmt: skip
-    ix = Index(db, verify=not no_verify)
+    ix = Index(db, model=model, verify=not no_verify)
     ix.require()  # before the model is loaded; search never creates an index
     try:
         query = OmniInput(

@@ -44,7 +44,8 @@ class Index:
         if self._model is None or isinstance(self._model, str):
             import warnings
 
-            spec = self._model or self.store.sidecar().get("model_id") or "omniret-small"
+            meta = self.store.sidecar()  # a checkpoint directory is found again by its recorded path
+            spec = self._model or meta.get("model_source") or meta.get("model_id") or "omniret-small"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self._model = load_model(spec, verify=self._verify)
@@ -58,8 +59,11 @@ class Index:
         Nothing outside the roots ``paths`` is read unless ``follow_links`` and ``allow_outside_roots``
         (docs/SECURITY.md)."""
         limits = {"max_file_bytes": max_file_bytes} if max_file_bytes else {}
+        spec = self._model
+        source = str(Path(spec).resolve()) if isinstance(spec, (str, Path)) and Path(spec).exists() else None
         return Indexer(
-            self.store, self.model, batch_files=batch_files, log=log, video_segments=video_segments, **limits
+            self.store, self.model, batch_files=batch_files, log=log, video_segments=video_segments,
+            model_source=source, **limits
         ).add(list(paths), meta=meta, prune=prune, progress=progress, follow_links=follow_links,
               allow_outside_roots=allow_outside_roots)  # fmt: skip
 

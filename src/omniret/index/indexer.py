@@ -88,7 +88,7 @@ def asset_id(path: str | bytes | os.PathLike) -> str:
 class Indexer:
     def __init__(self, store: Store, model, *, batch_files: int = BATCH_FILES, max_audio_seconds: float = 4 * 3600,
                  max_file_bytes: int = MAX_FILE_BYTES, video_segments: str | None = None,
-                 log=None) -> None:  # fmt: skip
+                 model_source: str | None = None, log=None) -> None:  # fmt: skip
         self.store, self.model, self.batch_files, self.max_file_bytes = (
             store,
             model,
@@ -96,6 +96,7 @@ class Indexer:
             max_file_bytes,
         )
         self.max_audio_seconds, self.log = max_audio_seconds, log or (lambda *_: None)
+        self.model_source = model_source
         self.recipe_hash = model.recipes.get("hash", "none") if isinstance(model.recipes, dict) else "none"
         self.weights_hash = model.weights_hash  # hashes every head tensor: once per job, not per row
         self.wanted_segmentation = segmentation(video_segments) if video_segments else None
@@ -117,7 +118,8 @@ class Indexer:
             # segmentation first: an index that already has a model but no recorded segmentation predates
             # the record and was cut at fixed 10 s
             self.video_mode = self.store.check_segmentation(self.wanted_segmentation)["video"]
-            self.store.check_model(self.model.model_id, self.weights_hash, self.recipe_hash, self.model.dim)
+            self.store.check_model(self.model.model_id, self.weights_hash, self.recipe_hash, self.model.dim,
+                                   source=self.model_source)  # fmt: skip
             self.store.record_access(self.boundary)
             table = self.store.table(self.model.dim)
             known = _known(table)  # asset id -> what the table holds about that file

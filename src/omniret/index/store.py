@@ -136,14 +136,18 @@ class Store:
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self.path / SIDECAR)
 
-    def check_model(self, model_id: str, weights_hash: str, recipe_hash: str, dim: int) -> None:
-        """Refuse to mix vectors of different models or recipes in one index."""
+    def check_model(self, model_id: str, weights_hash: str, recipe_hash: str, dim: int,
+                    source: str | None = None) -> None:  # fmt: skip
+        """Refuse to mix vectors of different models or recipes in one index. ``source``: the checkpoint
+        directory or YAML the model came from, recorded so that searches find it again by itself."""
         meta = self.sidecar()
         want = {"model_id": model_id, "weights_hash": weights_hash, "recipe_hash": recipe_hash, "dim": dim}
         if not meta.get("model_id"):
-            self.write_sidecar({**meta, **want})
+            self.write_sidecar({**meta, **want, **({"model_source": source} if source else {})})
             return
         diff = [k for k in want if meta.get(k) != want[k]]
+        if not diff and source and meta.get("model_source") != source:
+            self.write_sidecar({**meta, "model_source": source})
         if diff:
             raise IndexMismatchError(
                 f"{self.path} was built with model {meta['model_id']} (weights {meta.get('weights_hash')}, "
@@ -286,7 +290,7 @@ def _holder(lock: Path) -> str:
 
 # ------------------------------------------------------------------ sidecar contents
 
-_TEXT_KEYS = ("model_id", "weights_hash", "recipe_hash")
+_TEXT_KEYS = ("model_id", "weights_hash", "recipe_hash", "model_source")
 
 
 def check_sidecar(data) -> str | None:
