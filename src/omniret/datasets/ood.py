@@ -20,6 +20,7 @@ import shutil
 import subprocess
 from collections import defaultdict
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from omniret.datasets import ood_sources as osrc
@@ -64,33 +65,14 @@ SOURCES = [  # order resolves duplicates: the first source keeps a file that two
     Source("mate-backgrounds", "mate-backgrounds", "debian", "GPL-2+ (debian/copyright)", osrc.mate_nature),
 ]  # fmt: skip
 
-# domain -> (medium, first dataset id, what it is, prompts text->medium, prompts medium->text)
+# domain -> (medium, first dataset id, what it is, prompts text->medium, prompts medium->text); the
+# prompts are data, kept in ood_domains.json beside this file
 DOMAINS = {
-    "photos": ("image", 200, "full-frame real photographs <-> their titles or file names",
-               ["Find a photo that matches the description.", "Retrieve the picture these words name."],
-               ["Find the title of this photo.", "What does this photo show?"]),
-    "cutouts": ("image", 202, "real photographs cut out on transparency (Tux Paint stamps) <-> descriptions",
-                ["Find a photo of the described object.", "Retrieve the picture of this."],
-                ["Find a description of this photo.", "What is shown in this picture?"]),
-    "drawings": ("image", 204, "coloured illustrations (GCompris 'lang') <-> the English word",
-                 ["Find a drawing of this word.", "Retrieve the illustration of this word."],
-                 ["Find the word this drawing illustrates.", "What is this drawing of?"]),
-    "icons": ("image", 206, "Tango desktop icons <-> their icon names",
-              ["Find the icon with this name.", "Retrieve the icon for this action or object."],
-              ["Find the name of this icon.", "What does this icon stand for?"]),
-    "emoji": ("image", 208, "Noto colour emoji <-> Unicode character names",
-              ["Find the emoji with this name.", "Retrieve the pictogram described by these words."],
-              ["Find the name of this emoji.", "What does this pictogram show?"]),
-    "sounds": ("audio", 210, "real non-speech recordings (animals, instruments, objects) <-> label text",
-               ["Find an audio clip that matches the given description.", "Retrieve the sound of this."],
-               ["Find a description of this sound.", "What makes this sound?"]),
-    "eventsounds": ("audio", 212, "desktop event sounds <-> event names (freedesktop sound theme)",
-                    ["Find the desktop sound for this event.", "Retrieve the alert sound with this name."],
-                    ["Find the event this sound signals.", "Which desktop event plays this sound?"]),
-    "speech": ("audio", 214, "real human speech (words and short phrases) <-> transcript",
-               ["Find the recording of someone saying this.", "Retrieve the spoken version of this text."],
-               ["Find the transcript of this spoken phrase.", "What does the speaker say?"]),
-}  # fmt: skip
+    d: (v["medium"], v["first_dataset_id"], v["what"], v["prompts_to_medium"], v["prompts_to_text"])
+    for d, v in json.loads(
+        resources.files("omniret.datasets").joinpath("ood_domains.json").read_text()
+    ).items()
+}
 SHORT = {"text": "t", "image": "i", "audio": "a"}
 
 
