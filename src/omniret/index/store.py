@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from omniret.errors import BusyError, InputError
+from omniret.extras import require
 from omniret.index.decompose import segmentation
 
 TABLE = "segments"
@@ -96,6 +97,7 @@ class Store:
         """The LanceDB connection (``lancedb.connect`` would create the directory: only once it exists)."""
         if self._db is None:
             self.require()
+            require("index")  # a missing LanceDB is one line naming the pip extra
             import lancedb
 
             self._db = lancedb.connect(str(self.path))
