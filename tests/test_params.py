@@ -11,13 +11,13 @@ def test_paper_preset_counts_bracket_the_papers_84m():
     d = 1536
     assert rows["projectors.vision"].total == (1152 * d + d) + (d * d + d)
     assert rows["projectors.audio"].total == (1280 * d + d) + (d * d + d)
-    # two blocks of 6 D^2 (q, kv, out, FF r=1) per resampler (METHOD.md §8.4)
+    # two blocks of 6 D^2 (q, kv, out, FF r=1) per resampler (docs/METHOD_NOTES.md §8.4)
     assert rows["resampler"].total == pytest.approx(2 * 6 * d * d, rel=0.02)
     assert rows["pooler"].total == pytest.approx(2 * 6 * d * d + d * 4096 + 128 * 4096, rel=0.02)
     assert rows["composer (frozen base)"].stage2 == 0
     assert 1.5e9 < rows["composer (frozen base)"].total < 1.6e9
     stage2 = sum(r.stage2 for r in rows.values())
-    assert 77e6 < stage2 < 95e6  # METHOD.md §8.4 bracket around the paper's 84 M
+    assert 77e6 < stage2 < 95e6  # docs/METHOD_NOTES.md §8.4 bracket around the paper's 84 M
     assert sum(r.stage1 for r in rows.values()) == stage2 - rows["composer LoRA adapters"].total
 
 

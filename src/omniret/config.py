@@ -52,7 +52,7 @@ class TowerConfig:
 
 @dataclass
 class ResamplerConfig:
-    """The shared media resampler (METHOD.md §4)."""
+    """The shared media resampler (docs/METHOD_NOTES.md §4)."""
 
     num_latents: int = 64  # M media tokens per item sent to the composer
     depth: int = 2
@@ -92,7 +92,7 @@ class LoraConfig:
 
 @dataclass
 class ComposerConfig:
-    """The transformer that reads instruction, text and media tokens (METHOD.md §1)."""
+    """The transformer that reads instruction, text and media tokens (docs/METHOD_NOTES.md §1)."""
 
     arch: str = "bert"  # model_type used for a random or meta build ("bert", "qwen2", ...)
     path: str | None = None  # local Hugging Face directory (weights + tokenizer); None = random init
@@ -111,7 +111,7 @@ class ComposerConfig:
 
 @dataclass
 class PoolerConfig:
-    """How composer hidden states become one embedding (METHOD.md §6)."""
+    """How composer hidden states become one embedding (docs/METHOD_NOTES.md §6)."""
 
     kind: str = "aswp"  # pooler registry name: aswp | eos | cls | mean | multi-vector
     num_latents: int = 128  # N: ASWP resampler latents
@@ -135,13 +135,13 @@ class PoolerConfig:
 
 @dataclass
 class LossConfig:
-    """The OmniRet objective L = L_cont + mu1 L_tri + mu2 L_div (METHOD.md §2, §3, §5, §7)."""
+    """The OmniRet objective L = L_cont + mu1 L_tri + mu2 L_div (docs/METHOD_NOTES.md §2, §3, §5, §7)."""
 
     temperature: float = 0.07
     beta: float = 0.5  # hard-negative concentration; 0 = plain InfoNCE
     symmetric: bool = False
     false_negative_threshold: float | None = None  # Nemotron: 0.95
-    # global: every other in-batch candidate is a negative (METHOD.md §3 default). per_dataset_chunk:
+    # global: every other in-batch candidate is a negative (docs/METHOD_NOTES.md §3 default). per_dataset_chunk:
     # only candidates of the query's own (task, dataset) chunk, so a cross-modal positive never
     # competes with same-modality candidates of another task (the modality gap then cannot be
     # "solved" by collapsing every embedding; docs/METHOD_NOTES.md row 3).
@@ -195,7 +195,7 @@ class HintsConfig:
     Not in the paper (off in ``omniret-paper``): where a tower already knows the answer in words
     (ImageNet labels of a photo, the transcript of speech), the composer reads those words next to
     the resampled media tokens instead of relearning them from a few thousand pairs
-    (shared/GENERALISATION.md, reading 1).
+    (docs/METHOD_NOTES.md, Held-out generalisation).
     """
 
     image_labels: int = 0  # top-k ImageNet labels of an image or a video's frames; 0 = off

@@ -1,4 +1,4 @@
-"""The OmniRet objective as pure functions on tensors (METHOD.md §2, §3, §5, §7).
+"""The OmniRet objective as pure functions on tensors (docs/METHOD_NOTES.md §2, §3, §5, §7).
 
 Row i of ``q`` is a query whose positive is row i of ``c``; every other candidate row is an
 in-batch negative unless it shares the positive's id (duplicates such as repeated MSCOCO images

@@ -1,4 +1,4 @@
-"""The CLIP-like dual-encoder baseline (the paper's Table 2 first group, FEASIBILITY.md (b)).
+"""The CLIP-like dual-encoder baseline (the paper's Table 2 first group, docs/METHOD_NOTES.md, Feasibility (b)).
 
 Each media family gets a small MLP on its *mean-pooled* frozen tower tokens, aligned LiT-style to
 the frozen MiniLM sentence embedding of the paired text. Text is MiniLM as is. A mixed input (image

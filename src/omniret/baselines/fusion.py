@@ -17,7 +17,7 @@ class RandomRanker:
 
 
 class ScoreFusion:
-    """UniIR score-level fusion (METHOD.md §11): a mixed input is the sum of its unimodal embeddings.
+    """UniIR score-level fusion (docs/METHOD_NOTES.md §11): a mixed input is the sum of its unimodal embeddings.
 
     Each present field (text with the instruction, image, audio, video) is embedded alone by the base
     model; the unit vectors are summed and renormalised. Under cosine similarity this is the

@@ -71,7 +71,7 @@ def acm(
         "gpt-4o-mini", envvar="OMNIRET_LLM_MODEL", help="Model name at that endpoint."
     ),
 ) -> None:
-    """The paper's ACM construction (METHOD.md §10) over any captioned audio(-video) collection."""
+    """The paper's ACM construction (docs/METHOD_NOTES.md §10) over any captioned audio(-video) collection."""
     import json
 
     rows = read_clips(clips)

@@ -1,4 +1,4 @@
-"""The ACM (Audio-Centric Multimodal) benchmark builder, METHOD.md §10, over any captioned clip collection.
+"""The ACM (Audio-Centric Multimodal) benchmark builder, docs/METHOD_NOTES.md §10, over any captioned clip collection.
 
 Input: ``clips.jsonl`` rows ``{"id", "audio", "caption", ["video"], ["image"], ["attributes": {...}]}``.
 For each query clip: rank every other clip by caption similarity (MiniLM), walk the top 50 and accept a
@@ -209,7 +209,7 @@ def rel_path(path: str, root: Path) -> str:
 
 
 def acm_tasks(triplets: list[dict], *, root: Path) -> tuple[list[dict], list[dict]]:
-    """(A,T)->A: one query per query audio (its first target, METHOD.md ambiguity 20) against all targets."""
+    """(A,T)->A: one query per query audio (its first target, docs/METHOD_NOTES.md ambiguity 20) vs all targets."""
     targets: dict[str, Clip] = {}
     for t in triplets:
         for clip, _ in t["targets"]:

@@ -20,7 +20,7 @@ FASHION_POOL_PER_CLASS, FASHION_TRAIN_PER_CLASS, FASHION_CIR_QUERIES = 50, 200, 
 
 
 def clipart(b: OfflineBuilder) -> None:
-    """Titles <-> images. Split by title group: all images of a title fall on one side (FEASIBILITY.md)."""
+    """Titles <-> images. Split by title group: all images of a title fall on one side (docs/METHOD_NOTES.md)."""
     by_title: dict[str, list] = defaultdict(list)
     records = src.clipart()
     for c in records:

@@ -34,7 +34,7 @@ FASHION_CLASSES = [
     "ankle boot",
 ]
 PROLIFIC_AUTHORS = {"architetto", "francesco", "rollandin"}
-MAX_CLIPART_PIXELS = 16_000_000  # a few openclipart PNGs are > 200 MP (FEASIBILITY.md)
+MAX_CLIPART_PIXELS = 16_000_000  # a few openclipart PNGs are > 200 MP (docs/METHOD_NOTES.md, Feasibility)
 
 
 class SourceMissingError(OmniretError, FileNotFoundError):
@@ -58,7 +58,7 @@ class Clipart:
 
 
 def clipart(limit: int | None = None) -> list[Clipart]:
-    """Every openclipart PNG with a cleaned human title (FEASIBILITY.md E1 recipe)."""
+    """Every openclipart PNG with a cleaned human title (docs/METHOD_NOTES.md, Feasibility E1)."""
     root = _need(OPENCLIPART, "Debian package openclipart-png")
     files = sorted(root.rglob("*.png"))
     stems = [re.sub(r"_?\d+[a-z]?$", "", f.stem.lower()) for f in files]

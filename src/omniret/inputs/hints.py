@@ -1,7 +1,7 @@
 """Tower text hints: the towers' own zero-shot words for a media item (``HintsConfig``).
 
 Why: on media from sources training never saw, a caption bridge that only turns ImageNet labels
-and Whisper transcripts into MiniLM sentences beat the trained heads (shared/GENERALISATION.md);
+and Whisper transcripts into MiniLM sentences beat the trained heads (docs/METHOD_NOTES.md, Held-out generalisation);
 the words a frozen tower already produces carry meaning that 16k training pairs cannot teach.
 The composer gets those words right after the item's resampled tokens, so it can read both.
 

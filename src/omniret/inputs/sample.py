@@ -1,6 +1,6 @@
 """What the model consumes: samples of text plus media, rendered into the instruction template.
 
-Queries carry an instruction and candidates do not (METHOD.md §1, Eq. 1). Media appear in the
+Queries carry an instruction and candidates do not (docs/METHOD_NOTES.md §1, Eq. 1). Media appear in the
 text as ``<image>``/``<audio>``/``<video>`` placeholders; a sample whose text has none gets one
 placeholder per media item in front of its text, in the order of ``media``.
 """

@@ -1,4 +1,4 @@
-"""Attention Sliced Wasserstein Pooling (METHOD.md §6, Eq. 7-8, Algorithm 1).
+"""Attention Sliced Wasserstein Pooling (docs/METHOD_NOTES.md §6, Eq. 7-8, Algorithm 1).
 
 The composer's hidden states are a *set*; ASWP summarises that set by its distribution rather
 than by one token. An attention resampler compresses the sequence to N latents Z, the latents

@@ -1,6 +1,6 @@
 """Latent cross-attention blocks shared by the media resampler and the ASWP resampler.
 
-Both resamplers are Flamingo-style Perceiver stacks (METHOD.md §4.3): pre-LN latents query
+Both resamplers are Flamingo-style Perceiver stacks (docs/METHOD_NOTES.md §4.3): pre-LN latents query
 [media; latents], then a feed-forward, two blocks, a final LayerNorm.
 """
 

@@ -1,6 +1,6 @@
 """OmniRet: frozen towers -> projector -> shared media resampler -> composer -> pooler -> unit vector.
 
-One encoder for both sides (METHOD.md §1): queries carry an instruction, candidates do not.
+One encoder for both sides (docs/METHOD_NOTES.md §1): queries carry an instruction, candidates do not.
 Media can arrive raw (tower inputs) or as cached tower tokens, so training never re-runs a tower.
 """
 
@@ -184,7 +184,7 @@ class OmniRet(nn.Module):
     def set_stage(
         self, stage: int, *, lora: LoraConfig | None = None, init_video_from_image: bool = True
     ) -> None:
-        """Stage 1: projectors, resampler, pooler. Stage 2: + LoRA on the composer (METHOD.md §8.1)."""
+        """Stage 1: projectors, resampler, pooler. Stage 2: + LoRA on the composer (docs/METHOD_NOTES.md §8.1)."""
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {stage}")
         self.requires_grad_(False)

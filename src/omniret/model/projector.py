@@ -7,7 +7,7 @@ from torch import nn
 
 
 class Projector(nn.Module):
-    """Linear(d_in -> D) -> GELU -> Linear(D -> D); one per tower (METHOD.md §4.1)."""
+    """Linear(d_in -> D) -> GELU -> Linear(D -> D); one per tower (docs/METHOD_NOTES.md §4.1)."""
 
     def __init__(self, *, in_dim: int, dim: int) -> None:
         super().__init__()

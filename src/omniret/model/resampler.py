@@ -1,4 +1,4 @@
-"""Shared Media Resampler (METHOD.md §4): every medium becomes M tokens of width D.
+"""Shared Media Resampler (docs/METHOD_NOTES.md §4): every medium becomes M tokens of width D.
 
 One latent set is shared by all modalities and a per-modality latent set is added to it
 (Q0 = Lambda_shared + Lambda_m), so one set of attention weights serves images, audio and video
@@ -48,7 +48,7 @@ class SharedMediaResampler(nn.Module):
         dim: width D of tokens and latents.
         num_latents: M, tokens per media item handed to the composer.
         modalities: modalities with their own latent set (e.g. ("image", "audio", "video")).
-        depth, heads, dim_head, ff_mult: block shape (METHOD.md §4.3).
+        depth, heads, dim_head, ff_mult: block shape (docs/METHOD_NOTES.md §4.3).
         modality_latents: add per-modality latents (False = the "w/o media latents" ablation).
         kv_include_latents: Flamingo-style K/V = [media; latents]; False = pure Perceiver.
         video_grid: (T', H', W') target of the trilinear interpolation.

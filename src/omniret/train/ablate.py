@@ -11,7 +11,7 @@ from omniret.train.config import TrainConfig
 from omniret.train.dev_eval import quick_eval
 from omniret.train.loop import Trainer
 
-# name -> (model overrides, loss overrides, paper ratio to the default, METHOD.md §12.1)
+# name -> (model overrides, loss overrides, paper ratio to the default, docs/METHOD_NOTES.md §12.1)
 VARIANTS: dict[str, tuple[list[str], dict, float | None]] = {
     "default (ASWP, STM)": ([], {}, 1.000),
     "single EOS vector": (["pooler.kind=eos"], {}, 0.865),

@@ -22,7 +22,7 @@ class DataConfig:
     pairs: list[str] = field(
         default_factory=list
     )  # pairs.jsonl files (paths inside resolve against the file's dir/..)
-    tasks_per_batch: int = 4  # K tasks drawn per batch (METHOD.md §8.2)
+    tasks_per_batch: int = 4  # K tasks drawn per batch (docs/METHOD_NOTES.md §8.2)
     pairs_per_task: int = 32  # B/K pairs per task per batch
     datasets_per_task: int = 1
     unique_positives: bool = True  # never two pairs with the same positive id in one dataset draw

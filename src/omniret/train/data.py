@@ -162,7 +162,7 @@ def read_mbeir_pairs(root: str | Path, *, split: str = "train", pattern: str = "
     Positives are looked up in the task's local pool and in the union pool
     ``cand_pool/global/mbeir_union_{split}_cand_pool.jsonl`` (how the released train split ships).
     ``dataset`` is the qid's dataset id, ``task`` the modality signature; every prompt of the
-    instruction TSV row is a candidate instruction, drawn at random per step (METHOD.md §8.2).
+    instruction TSV row is a candidate instruction, drawn at random per step (docs/METHOD_NOTES.md §8.2).
     """
 
     root = Path(root)

@@ -1,6 +1,6 @@
 """Training the dual-encoder baseline (omniret.baselines.dual): seconds on cached, mean-pooled tower features.
 
-FEASIBILITY.md recommendation 1: LN -> 1024 GELU MLP -> 384 per media family, symmetric InfoNCE
+docs/METHOD_NOTES.md, Feasibility (b): LN -> 1024 GELU MLP -> 384 per media family, symmetric InfoNCE
 (T = 0.05) against frozen MiniLM sentence embeddings, AdamW lr 1e-3 / wd 0.01, batch 256, early
 stopping on held-out pairs (it overfits within a minute). Batches hold one task each, so a
 query's negatives are candidates of its own modality, and pairs sharing an id never compete.

@@ -4,7 +4,7 @@ Why: with frozen towers and a frozen composer, randomly initialised heads collap
 steps of stage 1 — every media item lands on the same composer output and the ASWP text
 embeddings start nearly parallel (mean cosine 0.79 between unrelated titles), so in-batch
 negatives carry no signal and the contrastive loss sits at log(B) (measured: docs/METHOD_NOTES.md,
-"Warm start"). FEASIBILITY.md recommends exactly this remedy: pre-train projector + resampler with a
+"Warm start"). docs/METHOD_NOTES.md (Feasibility) recommends this remedy: pre-train projector + resampler with a
 cheap loss that skips the composer on the media side, then fine-tune through it.
 
 Two terms, both without gradients through the composer:

@@ -18,7 +18,7 @@ from omniret.inputs.media.errors import (
 from omniret.inputs.media.source import describe, read_bytes, sniff
 from omniret.inputs.recipes import ImageRecipe
 
-MAX_PIXELS = 64_000_000  # larger images are refused, not decoded (decompression bombs, FEASIBILITY.md)
+MAX_PIXELS = 64_000_000  # larger images are refused, not decoded (decompression bombs, docs/METHOD_NOTES.md)
 
 
 def load_image(src, *, max_pixels: int = MAX_PIXELS, name: str | None = None):
