@@ -16,9 +16,9 @@ os.environ["OMNIRET_PRECISION"] = "fp32"
 import json
 
 import yaml
-from PIL import Image
 
 from omniret.config import ComposerConfig, ModelConfig, from_dict
+from tests.helpers.builders import swatch_pairs
 from tests.helpers.media import sine, write_audio
 
 BERT = dict(
@@ -189,30 +189,7 @@ def dataset(tmp_path, hf_dirs):
     """Colour swatches <-> colour names and tones <-> 'low'/'high', as pairs.jsonl + a tiny model YAML."""
     root = tmp_path / "data"
     (root / "train").mkdir(parents=True)
-    rows = []
-    for name, rgb in COLOURS.items():
-        for k in range(3):
-            rel = f"img/{name}{k}.png"
-            (root / "img").mkdir(exist_ok=True)
-            Image.new("RGB", (32, 32), tuple(max(0, c - 20 * k) for c in rgb)).save(root / rel)
-            rows.append(
-                {
-                    "dataset": "swatches",
-                    "task": "TI",
-                    "query": {"text": name},
-                    "positive": {"image": rel},
-                    "id": name,
-                }
-            )
-            rows.append(
-                {
-                    "dataset": "swatches",
-                    "task": "IT",
-                    "query": {"image": rel},
-                    "positive": {"text": name},
-                    "id": name,
-                }
-            )
+    rows = swatch_pairs(root, COLOURS, dataset="swatches", shades=3, step=20)
     for name, freq in (("low", 200), ("high", 3000)):
         for k in range(2):
             rel = f"snd/{name}{k}.wav"

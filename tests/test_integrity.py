@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from PIL import Image
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
@@ -32,7 +31,7 @@ from omniret.model import OmniRet
 from omniret.train.config import load_train_config
 from omniret.train.loop import Trainer
 from tests.conftest import local_config_dict, tiny_config, tiny_config_dict
-from tests.helpers.builders import mbeir_fixture
+from tests.helpers.builders import mbeir_fixture, swatch_pairs
 
 
 def one_error_line(result) -> str:
@@ -206,35 +205,8 @@ def pairs(tmp_path) -> Path:
     """Colour swatches <-> names (TI and IT): enough for a few steps of a tiny random-tower model."""
     root = tmp_path / "data"
     (root / "train").mkdir(parents=True)
-    (root / "img").mkdir()
-    rows = []
-    for name, rgb in {
-        "red": (255, 0, 0),
-        "green": (0, 200, 0),
-        "blue": (0, 0, 255),
-        "grey": (90, 90, 90),
-    }.items():
-        for k in range(2):
-            rel = f"img/{name}{k}.png"
-            Image.new("RGB", (32, 32), tuple(max(0, c - 30 * k) for c in rgb)).save(root / rel)
-            rows.append(
-                {
-                    "dataset": "sw",
-                    "task": "TI",
-                    "query": {"text": name},
-                    "positive": {"image": rel},
-                    "id": name,
-                }
-            )
-            rows.append(
-                {
-                    "dataset": "sw",
-                    "task": "IT",
-                    "query": {"image": rel},
-                    "positive": {"text": name},
-                    "id": name,
-                }
-            )
+    colours = {"red": (255, 0, 0), "green": (0, 200, 0), "blue": (0, 0, 255), "grey": (90, 90, 90)}
+    rows = swatch_pairs(root, colours, dataset="sw", shades=2, step=30)
     (root / "train" / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root / "train" / "pairs.jsonl"
 

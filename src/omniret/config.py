@@ -23,6 +23,7 @@ from omniret.config_io import (  # re-exported: the config API lives under omnir
     read_yaml,
     to_dict,
 )
+from omniret.inputs.modality import MEDIA_NAMES
 
 
 @dataclass
@@ -62,7 +63,7 @@ class ResamplerConfig:
     kv_include_latents: bool = True  # Flamingo: latents attend to [media; latents]; False = pure Perceiver
     modality_latents: bool = True  # add a per-modality latent set to the shared one
     kind: str = "shared"  # shared | separate (one per modality) | none (all tower tokens; Table 5 ablations)
-    modalities: tuple[str, ...] = ("image", "audio", "video")
+    modalities: tuple[str, ...] = MEDIA_NAMES
     video_grid: tuple[int, int, int] = (4, 14, 14)  # (T', H', W') after trilinear interpolation
 
     def __post_init__(self) -> None:

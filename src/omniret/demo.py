@@ -18,6 +18,7 @@ from omniret.datasets.sources import FASHION_CLASSES, SourceMissingError, animal
 from omniret.index import Index, IndexMismatchError
 from omniret.inputs import OmniInput
 from omniret.inputs.media import load_audio
+from omniret.inputs.modality import MEDIA_NAMES
 
 CLIPART = Path("/usr/share/openclipart/png/animals")
 SPEECH = Path("/usr/share/asterisk/sounds/en")
@@ -157,7 +158,5 @@ def run(db: Path, media: Path, *, k: int = 3, log=print) -> None:
 
 def _describe(q: OmniInput) -> str:
     parts = [f"“{q.text}”"] if q.text else []
-    parts += [
-        f"{m}={Path(getattr(q, m)).name}" for m in ("image", "audio", "video") if getattr(q, m) is not None
-    ]
+    parts += [f"{m}={Path(getattr(q, m)).name}" for m in MEDIA_NAMES if getattr(q, m) is not None]
     return " + ".join(parts)

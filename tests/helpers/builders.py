@@ -117,3 +117,23 @@ def clustered_store(path, n: int = 3000, dim: int = 32):
 
 ROWS = [("a1", "image", (1.0, 0.0)), ("a2", "image", (0.0, 1.0)), ("t1", "text", (0.8, 0.6)),
         ("t2", "text", (-1.0, 0.0))]  # fmt: skip
+
+
+def swatch_pairs(root: Path, colours: dict, *, dataset: str, shades: int, step: int) -> list[dict]:
+    """``shades`` 32-px swatches per colour (each ``step`` darker) under ``root/img``, as TI and IT pairs."""
+    from PIL import Image
+
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, rgb in colours.items():
+        for k in range(shades):
+            rel = f"img/{name}{k}.png"
+            Image.new("RGB", (32, 32), tuple(max(0, c - step * k) for c in rgb)).save(root / rel)
+            for task, query, positive in (
+                ("TI", {"text": name}, {"image": rel}),
+                ("IT", {"image": rel}, {"text": name}),
+            ):
+                rows.append(
+                    {"dataset": dataset, "task": task, "query": query, "positive": positive, "id": name}
+                )
+    return rows

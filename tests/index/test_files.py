@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from omniret.api import load_model
 from omniret.index import Index
 from tests.conftest import guarded
 
@@ -26,14 +25,7 @@ pytest.importorskip("lancedb")
 ODD = b"caf\xe9.txt"  # Latin-1 bytes: not UTF-8
 
 
-@pytest.fixture(scope="module")
-def model(ckpt):
-    return load_model(ckpt, cache=False)
-
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("OMNIRET_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def _png(path: Path, colour=(10, 200, 30)) -> None:

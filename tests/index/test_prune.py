@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from omniret.api import load_model
 from omniret.cli.main import app
 from omniret.errors import InputError
 from omniret.index import Index
@@ -22,14 +21,7 @@ from tests.conftest import guarded
 pytest.importorskip("lancedb")
 
 
-@pytest.fixture(scope="module")
-def model(ckpt):
-    return load_model(ckpt, cache=False)
-
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("OMNIRET_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def cli(*args, fifos=()):

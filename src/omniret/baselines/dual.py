@@ -28,11 +28,12 @@ from omniret.config import load_config, to_dict
 from omniret.errors import IntegrityError
 from omniret.inputs import OmniInput
 from omniret.inputs.features import FeatureExtractor
+from omniret.inputs.modality import MODALITY_NAMES
 from omniret.inputs.recipes import recipe_dict, recipe_hash
 from omniret.towers import build_tower
 
 CONFIG_FILE = "dual_encoder.json"
-FIELDS = ("text", "image", "audio", "video")
+FIELDS = MODALITY_NAMES
 
 
 class PooledHead(nn.Module):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from omniret.inputs import OmniInput
+from omniret.inputs.modality import MEDIA_NAMES
 
 
 class RandomRanker:
@@ -35,7 +36,7 @@ class ScoreFusion:
     def encode(self, inputs: list[OmniInput], *, batch_size: int = 16, progress: bool = False) -> np.ndarray:
         parts, owner = [], []
         for i, x in enumerate(inputs):
-            for field in ("image", "audio", "video"):
+            for field in MEDIA_NAMES:
                 if getattr(x, field) is not None:
                     parts.append(OmniInput(**{field: getattr(x, field)}, span=x.span))
                     owner.append(i)

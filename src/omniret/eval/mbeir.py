@@ -29,6 +29,7 @@ from pathlib import Path
 
 from omniret.errors import InputError
 from omniret.inputs import OmniInput
+from omniret.inputs.modality import MODALITY_NAMES
 from omniret.jsonl import read_jsonl
 
 SHORT = {"text": "T", "image": "I", "audio": "A", "video": "V"}
@@ -42,7 +43,7 @@ class BenchmarkNotFoundError(BenchmarkFormatError, FileNotFoundError):
     """A file or directory the M-BEIR layout needs is missing."""
 
 
-MODALITIES = ("text", "image", "audio", "video")
+MODALITIES = MODALITY_NAMES
 QUERY_FIELDS = {"text": "query_txt", "image": "query_img_path", "audio": "query_audio_path",
                 "video": "query_video_path"}  # fmt: skip
 CAND_FIELDS = {"text": "txt", "image": "img_path", "audio": "audio_path", "video": "video_path"}

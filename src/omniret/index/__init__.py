@@ -14,6 +14,7 @@ from omniret.index.indexer import BATCH_FILES, Indexer, IndexReport
 from omniret.index.search import ANN_MIN_ROWS, SearchResult, check_options, search, search_vector
 from omniret.index.store import SIDECAR, IndexMismatchError, IndexNotFoundError, SidecarError, Store
 from omniret.inputs import OmniInput
+from omniret.inputs.modality import MEDIA_NAMES
 from omniret.instructions import default_instruction
 
 __all__ = ["FilterError", "Index", "IndexMismatchError", "IndexNotFoundError", "IndexReport", "SearchResult",
@@ -216,5 +217,5 @@ def _composed_target(query: OmniInput) -> list[str] | None:
     instructions: "retrieve the modified image"), so without a ``--modality`` filter it gets the
     target instruction of its medium; other queries search every modality.
     """
-    media = [m for m in ("image", "audio", "video") if getattr(query, m) is not None]
+    media = [m for m in MEDIA_NAMES if getattr(query, m) is not None]
     return media if len(media) == 1 and query.text else None

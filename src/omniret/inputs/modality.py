@@ -24,6 +24,8 @@ class Family(StrEnum):
 
 
 MEDIA = (Modality.IMAGE, Modality.AUDIO, Modality.VIDEO)  # the fields a tower reads
+MODALITY_NAMES = tuple(m.value for m in Modality)  # ("text", "image", "audio", "video"), as plain strings
+MEDIA_NAMES = tuple(m.value for m in MEDIA)  # ("image", "audio", "video")
 _FAMILY = {Modality.IMAGE: Family.VISION, Modality.VIDEO: Family.VISION, Modality.AUDIO: Family.AUDIO}
 
 

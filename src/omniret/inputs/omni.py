@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from omniret.errors import InputError
+from omniret.inputs.modality import MODALITY_NAMES
 
 MAX_SAMPLE_RATE = 1_000_000  # Hz; anything above is a mistake (e.g. samples and rate swapped)
 _BYTES = (bytes, bytearray, memoryview)
@@ -60,7 +61,7 @@ class OmniInput:
             self.span = _check_span(self.span)
 
     def modalities(self) -> tuple[str, ...]:
-        return tuple(m for m in ("text", "image", "audio", "video") if getattr(self, m) is not None)
+        return tuple(m for m in MODALITY_NAMES if getattr(self, m) is not None)
 
     def signature(self) -> str:
         """Modality signature used to batch similar inputs, e.g. 'image+text'."""
@@ -69,7 +70,7 @@ class OmniInput:
     def describe(self) -> str:
         """A short label for messages: each present field with a path, a shape or the text's start."""
         parts = []
-        for name in ("text", "image", "audio", "video"):
+        for name in MODALITY_NAMES:
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={_brief(value)}")

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from omniret.inputs.modality import MEDIA
+from omniret.inputs.modality import MEDIA_NAMES
 
-MEDIA_MODALITIES = tuple(str(m) for m in MEDIA)  # ("image", "audio", "video")
+MEDIA_MODALITIES = MEDIA_NAMES
 PLACEHOLDER = re.compile(r"<(image|audio|video)>")
 
 

@@ -20,10 +20,11 @@ from omniret.inputs.cache import FeatureCache
 from omniret.inputs.features import FeatureExtractor
 from omniret.inputs.hints import HintMaker
 from omniret.inputs.media.audio import SAMPLE_RATE, AudioSpan
+from omniret.inputs.modality import MEDIA_NAMES
 from omniret.inputs.omni import OmniInput
 from omniret.inputs.sample import Media, Sample
 
-FIELDS = ("image", "audio", "video")
+FIELDS = MEDIA_NAMES
 
 
 class InputPipeline:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from omniret.config import LoraConfig, ModelConfig
-from omniret.inputs.modality import family_of
+from omniret.inputs.modality import MEDIA_NAMES, family_of
 from omniret.inputs.sample import Media, Sample, render, words_only
 from omniret.model.composer import Composer
 from omniret.model.poolers import build_pooler
@@ -84,7 +84,7 @@ class OmniRet(nn.Module):
     def encode_media(self, items: list[Media]) -> list[torch.Tensor]:
         """Media items -> the tokens each contributes to the composer, (M, D) each, in input order."""
         out: list[torch.Tensor | None] = [None] * len(items)
-        for modality in ("image", "audio", "video"):
+        for modality in MEDIA_NAMES:
             idx = [i for i, m in enumerate(items) if m.modality == modality]
             if idx:
                 for i, tokens in zip(

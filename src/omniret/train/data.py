@@ -25,9 +25,10 @@ from omniret.eval.mbeir import (
     read_queries,
 )
 from omniret.inputs import OmniInput
+from omniret.inputs.modality import MEDIA_NAMES
 from omniret.jsonl import read_jsonl
 
-MEDIA_KEYS = ("image", "audio", "video")
+MEDIA_KEYS = MEDIA_NAMES
 
 
 @dataclass

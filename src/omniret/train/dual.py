@@ -18,10 +18,11 @@ import torch
 
 from omniret.baselines.dual import DualEncoder, build_heads, save_dual, seed_all
 from omniret.config import ConfigError, load_config
+from omniret.inputs.modality import MODALITY_NAMES
 from omniret.losses import hard_negative_infonce
 from omniret.train.data import Pair, read_pairs
 
-SINGLE = ("text", "image", "audio", "video")
+SINGLE = MODALITY_NAMES
 
 
 def usable(p: Pair) -> bool:
