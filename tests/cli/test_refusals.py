@@ -94,7 +94,9 @@ def test_delete_where_and_files_in_one_commit(db, tmp_path):
     version = Store(db).table().version
     out = run("delete", "--where", "modality = 'text' AND uri <> 't2'", "--db", db)
     assert out.exit_code == 0 and "deleted 1 rows" in out.output, out.output
-    assert uris(db) == ["a1", "a2", "t2"] and Store(db).table().version == version + 1
+    table = Store(db).table()
+    assert uris(db) == ["a1", "a2", "t2"] and table.version > version
+    assert len(table.list_versions()) == 1  # older versions, which still held the deleted row, are gone
     assert "deleted 0 rows" in run("delete", "--where", "uri = 'zz'", "--db", db).output
     with pytest.raises(FilterError, match="nothing was deleted"):
         Index(db).delete(uri="a1", where="nosuchcol = 1")

@@ -154,3 +154,60 @@ def test_the_descriptor_check_catches_a_folder_swapped_on_the_way(layout, tmp_pa
     finally:
         os.close(fd)
     assert Boundary.of([root]).contains(str(root)) and not Boundary.of([root]).contains(str(root) + "2")
+
+
+def _db_bytes(db: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in db.rglob("*") if p.is_file())
+
+
+def test_delete_and_prune_leave_no_copy_on_disk_not_even_in_old_table_versions(layout, tmp_path, model):
+    root, _ = layout
+    (root / "gone.txt").write_text("A note about a quokka on an island.\n")
+    ix = Index(tmp_path / "db", model=model)
+    ix.add([root])
+    assert b"quokka" in _db_bytes(tmp_path / "db")
+    (root / "gone.txt").unlink()
+    assert ix.add([root], prune=True).pruned == [str(root / "gone.txt")]
+    assert b"quokka" not in _db_bytes(tmp_path / "db")  # LanceDB kept it in older versions before
+    assert ix.delete(uri=str(root / "real.txt")) == 1 and b"espresso" not in _db_bytes(tmp_path / "db")
+
+
+def test_a_file_swapped_while_it_is_decoded_is_not_stored(layout, tmp_path, model, monkeypatch):
+    """Media are decoded lazily inside encode; the file is checked again after it (same device, inode,
+    size and mtime as when it was hashed) and dropped when it was replaced meanwhile."""
+    root, secret = layout
+    real_encode = model.encode
+
+    def encode_then_swap(inputs, **kw):
+        out = real_encode(inputs, **kw)
+        if (root / "real.txt").is_file() and not (root / "real.txt").is_symlink():
+            (root / "real.txt").unlink()
+            (root / "real.txt").symlink_to(secret / "passwd")
+        return out
+
+    monkeypatch.setattr(model, "encode", encode_then_swap)
+    report = Index(tmp_path / "db", model=model).add([root])
+    assert "points outside the indexed roots" in dict(report.skipped)[str(root / "real.txt")]
+    assert set(_stored(tmp_path / "db")) == {str(root / "sub" / "deep.txt")}
+
+
+def test_a_linked_path_argument_is_said_and_a_file_roots_own_sidecar_is_used(layout, tmp_path, model):
+    root, _ = layout
+    (root / "real.txt.json").write_text('{"album": "beside"}')
+    (tmp_path / "alias").symlink_to(root)
+    report = Index(tmp_path / "db", model=model).add([tmp_path / "alias", root / "real.txt"])
+    warned = dict(report.warnings)
+    assert (
+        "leads through a symlink to" in warned[str(tmp_path / "alias")]
+        and str(root) in warned[str(tmp_path / "alias")]
+    )
+    t = Index(tmp_path / "db", model="unused").store.table().to_arrow()
+    metas = dict(zip(t["uri"].to_pylist(), t["meta"].to_pylist(), strict=True))
+    assert json.loads(metas[str(root / "real.txt")]) == {"album": "beside"}  # a sibling file, not a link
+
+
+def test_report_lines_cannot_be_forged_by_file_names():
+    from omniret.index.files import terminal_safe
+
+    assert terminal_safe("skipped a\nadded 1\r\x1b[2K.txt: x") == "skipped a\\nadded 1\\r\\x1b[2K.txt: x"
+    assert terminal_safe("café ok") == "café ok"

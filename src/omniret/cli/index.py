@@ -12,7 +12,7 @@ from omniret.index import FilterError, Index
 from omniret.index.ann import check_target
 from omniret.index.calibrate import MODALITIES, MODES
 from omniret.index.decompose import VIDEO_MODES
-from omniret.index.files import scan
+from omniret.index.files import scan, terminal_safe
 from omniret.index.indexer import check_prune_roots, prune_preview
 from omniret.index.roots import Boundary
 from omniret.index.search import GROUPS
@@ -121,9 +121,9 @@ def index(
         typer.echo(f"dry run: --prune would delete {preview.rows} rows of {len(preview.files)} files; "
                    "nothing was deleted or indexed")  # fmt: skip
         for uri, rows in preview.files:
-            typer.echo(f"would prune {uri} ({rows} rows)")
+            typer.echo(terminal_safe(f"would prune {uri} ({rows} rows)"))
         for path, reason in preview.skipped:
-            typer.echo(f"skipped {path}: {reason}")
+            typer.echo(terminal_safe(f"skipped {path}: {reason}"))
         return
     if prune:  # a mistyped or moved root is refused before the model is loaded (the indexer checks again)
         check_prune_roots(scan(paths, skip=db, boundary=boundary))
@@ -135,9 +135,9 @@ def index(
     typer.echo(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {report.unchanged}, "
                f"{pruned}; wrote {report.rows_written} rows")  # fmt: skip
     for path, reason in report.skipped:
-        typer.echo(f"skipped {path}: {reason}")
+        typer.echo(terminal_safe(f"skipped {path}: {reason}"))
     for _, problem in report.warnings:
-        typer.echo(f"warning: {problem}", err=True)
+        typer.echo(terminal_safe(f"warning: {problem}"), err=True)
     if build_ann:
         ann = ix.build_ann(target_recall=target_recall)
         typer.echo(f"ann: {ann}")
@@ -247,7 +247,7 @@ def search(
         )
         snippet = f"  “{h.text[:60]}”" if h.text else ""
         z = f" z {h.calibrated_score:+6.2f}" if h.calibrated_score is not None else ""
-        typer.echo(f"{rank:>3}. {h.score:.3f}{z}  {h.modality:<6} {h.uri}{moment}{snippet}")
+        typer.echo(terminal_safe(f"{rank:>3}. {h.score:.3f}{z}  {h.modality:<6} {h.uri}{moment}{snippet}"))
 
 
 def delete(

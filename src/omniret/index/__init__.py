@@ -153,6 +153,8 @@ class Index:
                 return 0
             table.delete(clause)
             removed = before - table.count_rows()
+            if removed:  # nothing of a deleted file stays on disk, not even in old table versions
+                self.store.purge(table)
             if removed and self.store.sidecar().get("calibration"):
                 self._calibrate()
             return removed

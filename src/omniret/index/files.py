@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omniret.index.paths import display, printable
+from omniret.index.paths import display, printable, terminal_safe
 from omniret.index.roots import Boundary, OutsideRootsError, outside_reason
 from omniret.inputs.media.source import open_container, sniff
 
@@ -27,6 +27,7 @@ __all__ = [
     "duration",
     "printable",
     "scan",
+    "terminal_safe",
     "walk",
 ]
 

@@ -34,7 +34,7 @@ from omniret.index.filters import quote
 from omniret.index.roots import Boundary
 from omniret.index.store import Store
 from omniret.inputs import OmniInput
-from omniret.inputs.media import MediaError, UnsupportedMediaError
+from omniret.inputs.media import MediaError, UnreadableMediaError, UnsupportedMediaError
 from omniret.inputs.media.source import file_digest
 from omniret.inputs.media.video import thumbnail
 from omniret.progress import bar as progress_bar
@@ -97,6 +97,7 @@ class Indexer:
         )
         self.max_audio_seconds, self.log = max_audio_seconds, log or (lambda *_: None)
         self.model_source = model_source
+        self.identity: dict[Path, tuple] = {}  # what file_digest hashed, per path
         self.recipe_hash = model.recipes.get("hash", "none") if isinstance(model.recipes, dict) else "none"
         self.weights_hash = model.weights_hash  # hashes every head tensor: once per job, not per row
         self.wanted_segmentation = segmentation(video_segments) if video_segments else None
@@ -111,6 +112,11 @@ class Indexer:
         report = IndexReport()
         self.boundary = Boundary.of(paths, follow_links=follow_links, allow_outside=allow_outside_roots)
         found = scan(paths, skip=self.store.path, boundary=self.boundary)  # lstat/stat only: nothing opened
+        for p in paths:  # a PATH that is (or passes through) a link: its target is the root, say so
+            real = os.path.realpath(p)
+            if real != os.path.abspath(p):
+                report.warnings.append((display(p), f"{display(p)} leads through a symlink to {display(real)}: "
+                                                    "that is the root indexed (links inside it are still checked)"))  # fmt: skip
         if prune:
             check_prune_roots(found)  # before anything is written or deleted
         report.skipped += found.skipped
@@ -127,7 +133,9 @@ class Indexer:
             self._ingest(table, todo, known, meta or {}, report, progress)
             if prune:
                 self._prune(table, found, known, paths, report)
-            if report.rows_written or report.pruned:
+            if report.pruned:  # nothing of a pruned file stays on disk, not even in old table versions
+                self.store.purge(table)
+            elif report.rows_written:
                 table.optimize()
             if not is_current(self.store, weights_hash=self.weights_hash):  # changed, stale or never made
                 calibrate(self.store, model_id=self.model.model_id, weights_hash=self.weights_hash,
@@ -144,7 +152,7 @@ class Indexer:
             try:  # opened without blocking and checked to be a regular file before it is read
                 self.boundary.check(f)  # again now: the entry may have been swapped for a link since the scan
                 h, head = file_digest(f, max_bytes=self.max_file_bytes,  # streamed: flat memory for any size
-                                      check=lambda fd, f=f: self.boundary.check_fd(fd, f))  # fmt: skip
+                                      check=lambda fd, f=f: self._opened(fd, f))  # fmt: skip
             except MediaError as err:
                 report.skipped.append((display(f), printable(err.reason)))
                 continue
@@ -182,6 +190,29 @@ class Indexer:
                 bar(seconds)
             self.log(f"committed {len(rows)} rows from {finished}/{len(todo)} files")
 
+    def _opened(self, fd: int, path: Path) -> None:
+        """The descriptor being hashed lies inside the roots; remember which file it is (device, inode,
+        size, mtime), so that a later read can tell the file was swapped meanwhile."""
+        self.boundary.check_fd(fd, path)
+        st = os.fstat(fd)
+        self.identity[path] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _unchanged(self, path: Path) -> None:
+        """Refuse a file that now leads outside the roots or is no longer the file that was hashed: the
+        decoders open it by name after the hash, and an entry swapped in between (for a link, or another
+        file) must not reach the index (docs/SECURITY.md)."""
+        self.boundary.check(path)
+        try:
+            st = os.stat(path)
+        except OSError as err:
+            raise UnreadableMediaError(
+                display(path), f"vanished while it was read ({err.strerror})"
+            ) from None
+        if self.identity.get(path, ()) != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+            raise UnreadableMediaError(
+                display(path), "was replaced while it was read: not stored (index again)"
+            )
+
     def _batch_rows(self, batch, meta, report) -> tuple[list[dict], list[str]]:
         """Decompose every file of the batch, then encode all their segments in one call (heads at full
         batch size); a file whose media fail is reported and left out, the rest stay."""
@@ -194,6 +225,7 @@ class Indexer:
             except (OSError, RuntimeError, ValueError) as err:  # a decoder's own failure: skip the file
                 reason = f"cannot be decoded ({type(err).__name__}: {err})"
                 report.skipped.append((display(f), printable(reason)))
+        parts = self._still_same(parts, report)  # media are decoded lazily, inside encode: check first
         flat = [s.input for *_, segs in parts for s in segs]
         try:
             vectors = self.model.encode(flat, batch_size=16) if flat else np.zeros((0, self.model.dim))
@@ -206,16 +238,33 @@ class Indexer:
                 except MediaError as err:
                     report.skipped.append((display(part[0]), printable(err.reason)))
             parts, vectors = kept, (np.concatenate(vectors) if vectors else np.zeros((0, self.model.dim)))
-        rows, k = [], 0
+        rows, done, k = [], [], 0
         for f, h, modality, segs in parts:
-            rows += self._rows(f, h, modality, segs, vectors[k : k + len(segs)], meta, report)
-            k += len(segs)
-        return rows, [p[0] for p in parts]
+            vecs, k = vectors[k : k + len(segs)], k + len(segs)
+            try:  # checked again after decoding and keyframes: a swap during them drops the file
+                file_rows = self._rows(f, h, modality, segs, vecs, meta, report)
+                self._unchanged(f)
+            except MediaError as err:
+                report.skipped.append((display(f), printable(err.reason)))
+                continue
+            rows += file_rows
+            done.append(f)
+        return rows, done
+
+    def _still_same(self, parts: list, report: IndexReport) -> list:
+        kept = []
+        for part in parts:
+            try:
+                self._unchanged(part[0])
+                kept.append(part)
+            except MediaError as err:
+                report.skipped.append((display(part[0]), printable(err.reason)))
+        return kept
 
     def _segments(self, path: Path, modality: str | None):
         if modality is None:
             raise UnsupportedMediaError(display(path), "not an image, audio, video or text file")
-        self.boundary.check(path)  # each read re-checks the roots (the decoders open the path again)
+        self._unchanged(path)  # each read re-checks the roots and the file (the decoders open the path again)
         return decompose(path, modality, max_audio_seconds=self.max_audio_seconds, video_mode=self.video_mode,
                          encode_seconds=encode_limit(self.model))[0]  # fmt: skip
 
@@ -223,6 +272,8 @@ class Indexer:
         self, path: Path, content_hash: str, modality: str, segments, vectors, meta: dict, report: IndexReport
     ) -> list[dict]:
         file_meta = {**_sidecar_meta(path, report, self.boundary), **meta}
+        if any(s.keyframe_at is not None for s in segments):
+            self._unchanged(path)  # keyframes decode the video once more
         segments, vectors = with_pooled_whole(segments, vectors)  # long recordings: whole row = windows' mean
         exact = os.fsencode(path)
         return [{
@@ -329,8 +380,9 @@ def _sidecar_meta(path: Path, report: IndexReport | None = None, boundary: Bound
         if cand == path or not cand.is_file():  # is_file follows links with stat: never opens a FIFO
             continue
         problem = None
-        try:
-            if boundary is not None:
+        try:  # a regular file beside the indexed one is its sidecar; a link must stay inside the roots
+            beside = not os.path.islink(cand) and os.path.realpath(cand) == os.fspath(cand)
+            if boundary is not None and not beside:
                 boundary.check(cand)
             fd = os.open(cand, os.O_RDONLY | os.O_NONBLOCK)
             with os.fdopen(fd, "rb") as f:

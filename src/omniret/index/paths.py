@@ -16,3 +16,9 @@ def printable(text: str) -> str:
     """``text`` with any surrogate-escaped bytes (from a non-UTF-8 file name inside a message) written
     as ``\\xNN``, so it can be printed and stored."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def terminal_safe(line: str) -> str:
+    """``line`` with every control character (newline, carriage return, escape, ...) written as an
+    escape, so a file name cannot forge or erase report lines on a terminal or in a log."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in line)

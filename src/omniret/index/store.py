@@ -16,7 +16,9 @@ import math
 import os
 import socket
 import time
+import warnings
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from omniret.errors import BusyError, InputError
@@ -156,6 +158,17 @@ class Store:
                 f"recipe {meta.get('recipe_hash')}); this run uses {model_id} (weights {weights_hash}, recipe "
                 f"{recipe_hash}). Use another --db or re-index everything with one model."
             )
+
+    @staticmethod
+    def purge(table) -> None:
+        """Compact and drop every older table version: LanceDB keeps the data of deleted rows in old
+        versions (for time travel) until they are cleaned up, so without this a deleted passage or
+        keyframe would still be on disk. Writers only (the caller holds the lock)."""
+        with warnings.catch_warnings():  # LanceDB warns that readers of an older version fail: intended
+            warnings.simplefilter(
+                "ignore", UserWarning
+            )  # (docs/SECURITY.md: a search at that moment retries)
+            table.optimize(cleanup_older_than=timedelta(0))
 
     def record_access(self, boundary) -> None:
         """Keep the job's roots and link choices in ``omniret.json`` (``index.roots.Boundary.record``)."""
