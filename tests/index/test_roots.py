@@ -132,14 +132,22 @@ def test_a_file_swapped_between_the_scan_and_the_read_is_refused(layout, tmp_pat
 
     def scan_then_swap(*a, **k):
         found = real_scan(*a, **k)
-        (root / "real.txt").unlink()
-        (root / "real.txt").symlink_to(secret / "passwd")
+        _swap_for_secret(root, secret)
         return found
 
     monkeypatch.setattr(indexer, "scan", scan_then_swap)
-    report = Index(tmp_path / "db", model=model).add([root])
+    _assert_swapped_file_refused(Index(tmp_path / "db", model=model).add([root]), root, tmp_path / "db")
+
+
+def _swap_for_secret(root: Path, secret: Path) -> None:
+    if not (root / "real.txt").is_symlink():
+        (root / "real.txt").unlink()
+        (root / "real.txt").symlink_to(secret / "passwd")
+
+
+def _assert_swapped_file_refused(report, root: Path, db: Path) -> None:
     assert "points outside the indexed roots" in dict(report.skipped)[str(root / "real.txt")]
-    assert set(_stored(tmp_path / "db")) == {str(root / "sub" / "deep.txt")}
+    assert set(_stored(db)) == {str(root / "sub" / "deep.txt")}
 
 
 def test_the_descriptor_check_catches_a_folder_swapped_on_the_way(layout, tmp_path):
@@ -180,15 +188,11 @@ def test_a_file_swapped_while_it_is_decoded_is_not_stored(layout, tmp_path, mode
 
     def encode_then_swap(inputs, **kw):
         out = real_encode(inputs, **kw)
-        if (root / "real.txt").is_file() and not (root / "real.txt").is_symlink():
-            (root / "real.txt").unlink()
-            (root / "real.txt").symlink_to(secret / "passwd")
+        _swap_for_secret(root, secret)
         return out
 
     monkeypatch.setattr(model, "encode", encode_then_swap)
-    report = Index(tmp_path / "db", model=model).add([root])
-    assert "points outside the indexed roots" in dict(report.skipped)[str(root / "real.txt")]
-    assert set(_stored(tmp_path / "db")) == {str(root / "sub" / "deep.txt")}
+    _assert_swapped_file_refused(Index(tmp_path / "db", model=model).add([root]), root, tmp_path / "db")
 
 
 def test_a_linked_path_argument_is_said_and_a_file_roots_own_sidecar_is_used(layout, tmp_path, model):
