@@ -31,10 +31,10 @@ from omniret.index.calibrate import calibrate, is_current
 from omniret.index.decompose import decompose, encode_limit, segmentation, with_pooled_whole
 from omniret.index.files import Scan, detect, display, duration, printable, scan
 from omniret.index.filters import quote
-from omniret.index.roots import Boundary
+from omniret.index.roots import Boundary, ReadGuard
 from omniret.index.store import Store
 from omniret.inputs import OmniInput
-from omniret.inputs.media import MediaError, UnreadableMediaError, UnsupportedMediaError
+from omniret.inputs.media import MediaError, UnsupportedMediaError
 from omniret.inputs.media.source import file_digest
 from omniret.inputs.media.video import thumbnail
 from omniret.progress import bar as progress_bar
@@ -97,7 +97,6 @@ class Indexer:
         )
         self.max_audio_seconds, self.log = max_audio_seconds, log or (lambda *_: None)
         self.model_source = model_source
-        self.identity: dict[Path, tuple] = {}  # what file_digest hashed, per path
         self.recipe_hash = model.recipes.get("hash", "none") if isinstance(model.recipes, dict) else "none"
         self.weights_hash = model.weights_hash  # hashes every head tensor: once per job, not per row
         self.wanted_segmentation = segmentation(video_segments) if video_segments else None
@@ -111,6 +110,7 @@ class Indexer:
         read link targets outside the roots too. Both are recorded in the index (``index/roots.py``)."""
         report = IndexReport()
         self.boundary = Boundary.of(paths, follow_links=follow_links, allow_outside=allow_outside_roots)
+        self.guard = ReadGuard(self.boundary)  # every later read of a file re-checks it
         found = scan(paths, skip=self.store.path, boundary=self.boundary)  # lstat/stat only: nothing opened
         for p in paths:  # a PATH that is (or passes through) a link: its target is the root, say so
             real = os.path.realpath(p)
@@ -152,7 +152,7 @@ class Indexer:
             try:  # opened without blocking and checked to be a regular file before it is read
                 self.boundary.check(f)  # again now: the entry may have been swapped for a link since the scan
                 h, head = file_digest(f, max_bytes=self.max_file_bytes,  # streamed: flat memory for any size
-                                      check=lambda fd, f=f: self._opened(fd, f))  # fmt: skip
+                                      check=lambda fd, f=f: self.guard.opened(fd, f))  # fmt: skip
             except MediaError as err:
                 report.skipped.append((display(f), printable(err.reason)))
                 continue
@@ -190,29 +190,6 @@ class Indexer:
                 bar(seconds)
             self.log(f"committed {len(rows)} rows from {finished}/{len(todo)} files")
 
-    def _opened(self, fd: int, path: Path) -> None:
-        """The descriptor being hashed lies inside the roots; remember which file it is (device, inode,
-        size, mtime), so that a later read can tell the file was swapped meanwhile."""
-        self.boundary.check_fd(fd, path)
-        st = os.fstat(fd)
-        self.identity[path] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-    def _unchanged(self, path: Path) -> None:
-        """Refuse a file that now leads outside the roots or is no longer the file that was hashed: the
-        decoders open it by name after the hash, and an entry swapped in between (for a link, or another
-        file) must not reach the index (docs/SECURITY.md)."""
-        self.boundary.check(path)
-        try:
-            st = os.stat(path)
-        except OSError as err:
-            raise UnreadableMediaError(
-                display(path), f"vanished while it was read ({err.strerror})"
-            ) from None
-        if self.identity.get(path, ()) != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
-            raise UnreadableMediaError(
-                display(path), "was replaced while it was read: not stored (index again)"
-            )
-
     def _batch_rows(self, batch, meta, report) -> tuple[list[dict], list[str]]:
         """Decompose every file of the batch, then encode all their segments in one call (heads at full
         batch size); a file whose media fail is reported and left out, the rest stay."""
@@ -243,7 +220,7 @@ class Indexer:
             vecs, k = vectors[k : k + len(segs)], k + len(segs)
             try:  # checked again after decoding and keyframes: a swap during them drops the file
                 file_rows = self._rows(f, h, modality, segs, vecs, meta, report)
-                self._unchanged(f)
+                self.guard.unchanged(f)
             except MediaError as err:
                 report.skipped.append((display(f), printable(err.reason)))
                 continue
@@ -255,7 +232,7 @@ class Indexer:
         kept = []
         for part in parts:
             try:
-                self._unchanged(part[0])
+                self.guard.unchanged(part[0])
                 kept.append(part)
             except MediaError as err:
                 report.skipped.append((display(part[0]), printable(err.reason)))
@@ -264,7 +241,9 @@ class Indexer:
     def _segments(self, path: Path, modality: str | None):
         if modality is None:
             raise UnsupportedMediaError(display(path), "not an image, audio, video or text file")
-        self._unchanged(path)  # each read re-checks the roots and the file (the decoders open the path again)
+        self.guard.unchanged(
+            path
+        )  # each read re-checks the roots and the file (the decoders open the path again)
         return decompose(path, modality, max_audio_seconds=self.max_audio_seconds, video_mode=self.video_mode,
                          encode_seconds=encode_limit(self.model))[0]  # fmt: skip
 
@@ -273,7 +252,7 @@ class Indexer:
     ) -> list[dict]:
         file_meta = {**_sidecar_meta(path, report, self.boundary), **meta}
         if any(s.keyframe_at is not None for s in segments):
-            self._unchanged(path)  # keyframes decode the video once more
+            self.guard.unchanged(path)  # keyframes decode the video once more
         segments, vectors = with_pooled_whole(segments, vectors)  # long recordings: whole row = windows' mean
         exact = os.fsencode(path)
         return [{

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from omniret.errors import InputError
 from omniret.index.paths import display
-from omniret.inputs.media.errors import MediaError
+from omniret.inputs.media.errors import MediaError, UnreadableMediaError
 
 
 class OutsideRootsError(MediaError):
@@ -79,6 +79,35 @@ class Boundary:
             "follow_links": bool(previous.get("follow_links")) or self.follow_links,
             "allow_outside_roots": bool(previous.get("allow_outside_roots")) or self.allow_outside,
         }
+
+
+class ReadGuard:
+    """The boundary of one job plus which file each path was when it was hashed (device, inode, size,
+    mtime): the decoders open a path by name after the hash, so an entry swapped in between (for a link,
+    or another file) is refused by ``unchanged`` instead of reaching the index."""
+
+    def __init__(self, boundary: Boundary) -> None:
+        self.boundary, self.identity = boundary, {}
+
+    def opened(self, fd: int, path) -> None:
+        """For ``file_digest``: the descriptor being hashed lies inside the roots; remember its file."""
+        self.boundary.check_fd(fd, path)
+        st = os.fstat(fd)
+        self.identity[path] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def unchanged(self, path) -> None:
+        """``path`` still leads inside the roots, to the very file that was hashed."""
+        self.boundary.check(path)
+        try:
+            st = os.stat(path)
+        except OSError as err:
+            raise UnreadableMediaError(
+                display(path), f"vanished while it was read ({err.strerror})"
+            ) from None
+        if self.identity.get(path, ()) != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+            raise UnreadableMediaError(
+                display(path), "was replaced while it was read: not stored (index again)"
+            )
 
 
 def outside_reason(real: str) -> str:

@@ -28,6 +28,9 @@ READERS = {
     ),
 }
 
+KIND = {"png": "image", "jpg": "image", "gif": "image", "webp": "image", "bmp": "image", "tiff": "image",
+        "wav": "audio", "flac": "audio", "ogg": "audio", "mp3": "audio", "mp4": "video"}  # fmt: skip
+
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
@@ -60,9 +63,7 @@ def _check_readers(tmp_path, *, flip_rounds: int, seed: int) -> None:
     results = guarded(lambda: _read_everything(root, entries), timeout=300)
     for e in entries:
         if e.expect == media_corpus.GOOD:
-            kind = {"png": "image", "jpg": "image", "gif": "image", "webp": "image", "bmp": "image",
-                    "tiff": "image", "wav": "audio", "flac": "audio", "ogg": "audio", "mp3": "audio",
-                    "mp4": "video"}.get(e.name.rsplit(".", 1)[1])  # fmt: skip
+            kind = KIND.get(e.name.rsplit(".", 1)[1])
             assert kind is None or results[(e.name, kind)] == "ok", (e, results.get((e.name, kind)))
         elif e.expect == media_corpus.BAD:
             assert all(results.get((e.name, k), "absent") != "ok" for k in READERS), (e, "decoded")
