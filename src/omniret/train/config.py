@@ -95,8 +95,6 @@ class TrainConfig:
     seed: int = 0
     out: str = "runs/omniret"
     save_every: int = 200
-    log_every: int = 10
-    gradient_checkpointing: bool = False
     modality_temperature: dict[str, float] = field(default_factory=dict)  # task code -> tau (E5-Omni style)
     self_negatives: float = 0.0  # share of cross-modal pairs whose query content is also a negative
     text_anchor_weight: float = 0.0  # pooled text similarities kept to the composer's own (objectives.py)
@@ -107,6 +105,8 @@ class TrainConfig:
     warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    log_every: int = 10
+    gradient_checkpointing: bool = False
 
     def __post_init__(self) -> None:
         if self.stage not in (1, 2):
