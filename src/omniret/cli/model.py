@@ -1,4 +1,4 @@
-"""``omniret presets | config | params``: what a model preset is, before anything is loaded."""
+"""``omniret models | presets | config | params``: what a model is, before anything is loaded."""
 
 from __future__ import annotations
 
@@ -7,10 +7,23 @@ from rich.console import Console
 from rich.table import Table
 
 from omniret.config import dump_config, load_config, preset_names
+from omniret.models import list_models
 from omniret.params import PAPER_TRAINABLE, parameter_table
 
 PRESET_HELP = "Preset name (see `omniret presets`) or path to a model YAML."
 OVERRIDES_HELP = "Config overrides like pooler.num_slices=1024."
+
+
+def models() -> None:
+    """List every model name `--model` accepts (a checkpoint directory or model YAML works too)."""
+    table = Table(title="models")
+    for col in ("name", "kind", "trained", "composes", "description"):
+        table.add_column(col)
+    for m in list_models():
+        table.add_row(
+            m.name, m.kind, "yes" if m.trained else "no", "yes" if m.composes else "no", m.description
+        )
+    Console(width=160).print(table)
 
 
 def presets() -> None:
@@ -53,5 +66,5 @@ def _load(preset: str, overrides: list[str] | None):
 
 
 def register(app: typer.Typer) -> None:
-    for fn in (presets, config, params):
+    for fn in (models, presets, config, params):
         app.command(fn.__name__)(fn)

@@ -1,8 +1,7 @@
 """An evaluation run: every model × every task, in local and/or global pools, as records.
 
 The library function behind ``omniret eval mbeir``; the CLI only parses options and prints. Model
-specs: ``random``, ``fusion:BASE``, ``bridge-caption``, ``dual-encoder``, a preset, a checkpoint or
-dual-encoder directory, or a YAML file.
+specs are those of ``omniret.models.load_model`` (``omniret models`` lists the names).
 """
 
 from __future__ import annotations
@@ -12,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from omniret.api import load_model
-from omniret.baselines.fusion import RandomRanker, ScoreFusion
 from omniret.errors import InputError
 from omniret.eval.global_pool import POOLS, PoolRun, evaluate_pools, load_global_pool, pool_geometry
 from omniret.eval.harness import CandidateCache, TaskResult
 from omniret.eval.mbeir import load_tasks
 from omniret.eval.report import results_record
+from omniret.models import load_model
 
 
 @dataclass
@@ -31,13 +29,9 @@ class ModelRun:
 
 
 def load_eval_model(spec: str, *, verify: bool = True):
-    """A model for a spec (see the module docstring); ``verify`` checks checkpoints' weights hashes."""
-    if spec == "random":
-        return RandomRanker()
+    """A model for a spec (``omniret.models``); ``verify`` checks checkpoints' weights hashes."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the untrained-heads warning is expected for baselines
-        if spec.startswith("fusion:"):
-            return ScoreFusion(load_model(spec[len("fusion:") :], verify=verify))
         return load_model(spec, verify=verify)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omniret.api import load_model
 from omniret.errors import InputError
 from omniret.index import calibrate as calibration_stats
 from omniret.index.ann import build_ann, check_target
@@ -16,6 +15,7 @@ from omniret.index.store import SIDECAR, IndexMismatchError, IndexNotFoundError,
 from omniret.inputs import OmniInput
 from omniret.inputs.modality import MEDIA_NAMES
 from omniret.instructions import default_instruction
+from omniret.models import RetrievalModel, load_model
 
 __all__ = ["FilterError", "Index", "IndexMismatchError", "IndexNotFoundError", "IndexReport", "SearchResult",
            "SidecarError"]  # fmt: skip
@@ -49,7 +49,11 @@ class Index:
             spec = self._model or meta.get("model_source") or meta.get("model_id") or "omniret-small"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._model = load_model(spec, verify=self._verify)
+                model = load_model(spec, verify=self._verify)
+            if not isinstance(model, RetrievalModel):
+                raise InputError(f"model {spec!r} cannot embed (it only ranks evaluation pools): "
+                                 "index and search need an encoding model (`omniret models`)")  # fmt: skip
+            self._model = model
         return self._model
 
     def add(self, paths, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
