@@ -19,6 +19,7 @@ EXTRAS = {  # extra (pyproject.toml) -> the top-level packages it provides
     "assets": ("faster_whisper",),
     "eval": ("matplotlib", "mido"),
     "ood": ("skimage", "sklearn", "fontTools"),
+    "serve": ("fastapi", "uvicorn", "multipart", "prometheus_client"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import sys
 
-from omniret.cli import demo, index, model, train
+from omniret.cli import demo, index, model, serve, train
 from omniret.cli.app import app
 from omniret.cli.bench import bench_app
 from omniret.cli.cache import cache_app
@@ -15,6 +15,7 @@ model.register(app)  # presets, config, params
 index.register(app)  # index, search, delete, stats, calibrate
 train.register(app)  # train, ablate, train-dual
 demo.register(app)
+serve.register(app)  # serve (imports the server only when run)
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
 app.add_typer(cache_app, name="cache")

@@ -58,17 +58,18 @@ class Index:
 
     def add(self, paths, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
             batch_files: int = BATCH_FILES, max_file_bytes: int | None = None, video_segments: str | None = None,
-            follow_links: bool = False, allow_outside_roots: bool = False, log=None) -> IndexReport:  # fmt: skip
+            follow_links: bool = False, allow_outside_roots: bool = False, log=None,
+            on_progress=None) -> IndexReport:  # fmt: skip
         """``video_segments``: "fixed" (10 s) or "shots"; None keeps the index's own (new: "fixed").
         The per-modality calibration stats are recomputed at the end whenever the table changed.
         Nothing outside the roots ``paths`` is read unless ``follow_links`` and ``allow_outside_roots``
-        (docs/SECURITY.md)."""
+        (docs/SECURITY.md). ``on_progress(done, total)`` is called with files finished of files to index."""
         limits = {"max_file_bytes": max_file_bytes} if max_file_bytes else {}
         spec = self._model
         source = str(Path(spec).resolve()) if isinstance(spec, (str, Path)) and Path(spec).exists() else None
         return Indexer(
             self.store, self.model, batch_files=batch_files, log=log, video_segments=video_segments,
-            model_source=source, **limits
+            model_source=source, on_progress=on_progress, **limits
         ).add(list(paths), meta=meta, prune=prune, progress=progress, follow_links=follow_links,
               allow_outside_roots=allow_outside_roots)  # fmt: skip
 

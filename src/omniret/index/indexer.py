@@ -88,7 +88,7 @@ def asset_id(path: str | bytes | os.PathLike) -> str:
 class Indexer:
     def __init__(self, store: Store, model, *, batch_files: int = BATCH_FILES, max_audio_seconds: float = 4 * 3600,
                  max_file_bytes: int = MAX_FILE_BYTES, video_segments: str | None = None,
-                 model_source: str | None = None, log=None) -> None:  # fmt: skip
+                 model_source: str | None = None, log=None, on_progress=None) -> None:  # fmt: skip
         self.store, self.model, self.batch_files, self.max_file_bytes = (
             store,
             model,
@@ -96,6 +96,7 @@ class Indexer:
             max_file_bytes,
         )
         self.max_audio_seconds, self.log = max_audio_seconds, log or (lambda *_: None)
+        self.on_progress = on_progress or (lambda done, total: None)  # files finished of files to do
         self.model_source = model_source
         self.recipe_hash = model.recipes.get("hash", "none") if isinstance(model.recipes, dict) else "none"
         self.weights_hash = model.weights_hash  # hashes every head tensor: once per job, not per row
@@ -174,6 +175,7 @@ class Indexer:
         )  # ETA by duration
         columns = set(table.schema.names)  # an older table may lack a column (see store.schema)
         finished = 0
+        self.on_progress(0, len(todo))
         for batch in commit_batches(todo, self.batch_files, BATCH_MEDIA_SECONDS):
             finished += len(batch)
             rows, done = self._batch_rows(batch, meta, report)
@@ -189,6 +191,7 @@ class Indexer:
             for _, _, _, seconds in batch:
                 bar(seconds)
             self.log(f"committed {len(rows)} rows from {finished}/{len(todo)} files")
+            self.on_progress(finished, len(todo))
 
     def _batch_rows(self, batch, meta, report) -> tuple[list[dict], list[str]]:
         """Decompose every file of the batch, then encode all their segments in one call (heads at full
