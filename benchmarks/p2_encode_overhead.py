@@ -21,7 +21,7 @@ from omniret import OmniInput
 from omniret.api import load_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.media_factory import write_video
+from tests.helpers.media import write_video
 
 ASTERISK = Path("/usr/share/asterisk/sounds/en")
 PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg", "camera.png", "horse.png", "page.png",

@@ -154,6 +154,7 @@ def run(db: Path, media: Path, *, k: int = 3, log=print) -> None:
                 f"  {rank}. {h.score:+.3f}  {h.modality:<5}  {Path(h.uri).name}{moment}"
                 + (f"  “{' '.join(h.text.split())[:60]}…”" if h.text else "")
             )
+    log(f"\nSearch it in a browser: omniret serve --db {db}, then open http://127.0.0.1:8000/")
 
 
 def _describe(q: OmniInput) -> str:
