@@ -208,3 +208,60 @@ def dataset(tmp_path, hf_dirs):
     model_yaml = tmp_path / "tiny.yaml"
     model_yaml.write_text(yaml.safe_dump(local_config_dict(hf_dirs)))
     return root, model_yaml
+
+
+@pytest.fixture
+def tiny_ckpt(tmp_path):
+    """A tiny random-tower model saved as a checkpoint of this test's own (tests corrupt its bytes)."""
+    from omniret.checkpoint import save_checkpoint
+    from omniret.model import OmniRet
+
+    torch.manual_seed(0)
+    return save_checkpoint(OmniRet.build(tiny_config()), tmp_path / "ckpt")
+
+
+def tiny_embedder(hf_dirs, cache=None, **media):
+    """An Embedder of the tiny local-tower model; ``media`` overrides its media settings."""
+    from omniret.api import Embedder
+    from omniret.model import OmniRet
+
+    data = local_config_dict(hf_dirs)
+    data["media"] = {"max_frames": 3, **media}
+    return Embedder(OmniRet.build(from_dict(ModelConfig, data)), cache=cache)
+
+
+@pytest.fixture
+def media_files(tmp_path) -> dict:
+    """Two random images, two tones of different pitch and length, and a two-colour video."""
+    import numpy as np
+    from PIL import Image
+
+    from tests.helpers.media import write_video
+
+    rng = np.random.default_rng(0)
+    out = {}
+    for i in range(2):
+        img = Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8))
+        out[f"img{i}"] = tmp_path / f"img{i}.png"
+        img.save(out[f"img{i}"])
+        out[f"wav{i}"] = write_audio(
+            tmp_path / f"tone{i}.wav", sine(300 + 200 * i, 0.3 + 0.1 * i, 16000), 16000
+        )
+    out["vid"] = write_video(tmp_path / "v.mp4", [(255, 0, 0), (0, 0, 255)], size=32)
+    return out
+
+
+def mixed_inputs(files: dict) -> list:
+    """Every kind of input over ``media_files``: text, image, audio, video, composed, a video span."""
+    from omniret.inputs import OmniInput
+
+    return [
+        OmniInput(text="a query", instruction="Find the image."),
+        OmniInput(image=files["img0"]),
+        OmniInput(audio=files["wav0"], text="louder"),
+        OmniInput(video=files["vid"]),
+        OmniInput(image=files["img1"], text="make it red", instruction="Retrieve the modified image."),
+        OmniInput(audio=files["wav1"]),
+        OmniInput(text="another text"),
+        OmniInput(video=files["vid"], span=(1.0, 2.0)),
+    ]

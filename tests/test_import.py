@@ -1,3 +1,7 @@
+"""``import omniret`` loads torch and numpy only, prints nothing and opens no network connection."""
+
+from __future__ import annotations
+
 import subprocess
 import sys
 
@@ -19,22 +23,3 @@ def test_import_loads_only_torch_and_numpy_and_is_silent():
     proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
     assert proc.stdout == ""  # nothing printed
     assert proc.stderr == "['omniret']"  # no third-party module beyond torch + numpy (already loaded)
-
-
-def test_a_missing_extra_is_one_line_naming_the_pip_command(monkeypatch):
-    import importlib.util
-
-    import pytest
-
-    from omniret.extras import MissingExtraError, require
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "lancedb" else real(name, *a)
-    )
-    with pytest.raises(
-        MissingExtraError,
-        match=r"needs the 'index' extra \(missing: lancedb\).*pip install 'omniret\[index\]'",
-    ):
-        require("index", "omniret.index")
-    assert require("media", "omniret.inputs.media").__name__ == "omniret.inputs.media"

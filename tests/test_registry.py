@@ -1,6 +1,5 @@
 import pytest
 
-from omniret.model import POOLERS, TOWERS
 from omniret.registry import Registry
 
 
@@ -13,10 +12,3 @@ def test_registry_rejects_duplicates_bad_names_and_lists_known_names():
         reg.register("Bad Name")
     with pytest.raises(ValueError, match="unknown widget 'b'; expected one of: a"):
         reg.get("b")
-
-
-def test_builtin_registries():
-    assert {"aswp", "eos", "cls", "mean", "multi-vector"} <= set(POOLERS.names())
-    assert {"stand-in", "hf-vision", "hf-whisper-encoder", "efficientnet-lite0", "whisper-tiny-en"} <= set(
-        TOWERS.names()
-    )

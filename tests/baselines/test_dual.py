@@ -1,4 +1,7 @@
-"""The dual-encoder baseline: trains on pooled real-tower features, saves, loads through load_model."""
+"""omniret.baselines.dual: the dual-encoder baseline trains on pooled real-tower features, saves, loads
+through load_model and verifies its heads. (Its training rules are tested in tests/train/test_dual.py.)"""
+
+from __future__ import annotations
 
 import json
 
@@ -9,14 +12,6 @@ from omniret.baselines.dual import is_dual
 from omniret.train.data import read_pairs
 from omniret.train.dual import split_holdout, train_dual, usable
 from tests.conftest import COLOURS
-
-
-def test_usable_pairs_are_single_field_with_media():
-    from omniret.train.data import Pair
-
-    assert usable(Pair("d", "TI", {"text": "a"}, {"image": "x.png"}, "1"))
-    assert not usable(Pair("d", "TT", {"text": "a"}, {"text": "b"}, "1"))  # nothing to learn
-    assert not usable(Pair("d", "(I,T)I", {"image": "x.png", "text": "a"}, {"image": "y.png"}, "1"))
 
 
 def test_dual_encoder_learns_colour_names_and_round_trips(tmp_path, dataset):

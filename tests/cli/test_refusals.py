@@ -1,9 +1,10 @@
 """Refusals of the index commands (issue 12): one line naming the bad option or file, exit 2, and nothing
-created, deleted or overwritten. Hand-made 2-d rows and a fake model: no tower is loaded."""
+created, deleted or overwritten. Hand-made 2-d rows and a fake model (``conftest.py``): no tower is
+loaded. The same refusals of the Python API: ``tests/index/test_index.py`` (reads create nothing),
+``test_filters.py`` and ``test_search.py``."""
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import numpy as np
@@ -14,32 +15,11 @@ pytest.importorskip("lancedb")
 
 from omniret.cli.main import app
 from omniret.errors import InputError
-from omniret.index import FilterError, Index, IndexNotFoundError, SidecarError
-from omniret.index.filters import check_filter
+from omniret.index import FilterError, Index, SidecarError
 from omniret.index.search import search_vector
 from omniret.index.store import SIDECAR, Store
-from tests.helpers.builders import make_db, refused, uris
-
-# two image rows, two text rows; the query (1, 0) scores a1 > t1 > a2 > t2, so an unfiltered top 4 mixes them
-
-
-class FakeModel:
-    model_id, weights_hash, dim, recipes = "synthetic", "w1", 2, {}
-
-    def encode(self, inputs, **_):
-        return np.tile(np.asarray([1.0, 0.0], np.float32), (len(inputs), 1))
-
-
-@pytest.fixture
-def db(tmp_path):
-    make_db(tmp_path / "db")
-    return tmp_path / "db"
-
-
-@pytest.fixture
-def fake_model(monkeypatch):
-    """`omniret search` gets the fake model instead of loading the one the sidecar names."""
-    monkeypatch.setattr(Index, "model", property(lambda self: FakeModel()))
+from tests.cli.conftest import FakeModel
+from tests.helpers.builders import refused, uris
 
 
 def run(*args):
@@ -61,18 +41,6 @@ def test_commands_refuse_a_missing_db_and_create_nothing(tmp_path, cmd):
     (tmp_path / "empty").mkdir()  # an existing directory that holds no index: refused, left empty
     refused(run(*cmd, "--db", tmp_path / "empty"), 2, str(tmp_path / "empty"), "not an omniret index")
     assert list((tmp_path / "empty").iterdir()) == []
-
-
-def test_the_api_reads_never_create_an_index(tmp_path):
-    ix = Index(tmp_path / "db", model=FakeModel())
-    for call in (lambda: ix.search("x"), ix.stats, ix.calibrate, lambda: ix.delete(where="1=1"),
-                 lambda: search_vector(ix.store, np.ones(2), k=1)):  # fmt: skip
-        with pytest.raises(IndexNotFoundError, match="does not exist"):
-            call()
-    assert ix.store.table() is None and not (tmp_path / "db").exists()
-    (tmp_path / "file").write_text("x")
-    with pytest.raises(IndexNotFoundError, match="not an index directory"):
-        Index(tmp_path / "file").stats()
 
 
 # ------------------------------------------------------------------ 2. delete --where is checked first
@@ -103,17 +71,6 @@ def test_delete_where_and_files_in_one_commit(db, tmp_path):
     assert uris(db) == ["a1", "a2", "t2"]
 
 
-def test_check_filter_accepts_quoted_parentheses_and_refuses_escapes():
-    assert (
-        check_filter(" uri = 'a) OR (b' AND \"meta\" LIKE '%x''y%' ")
-        == "uri = 'a) OR (b' AND \"meta\" LIKE '%x''y%'"
-    )
-    assert check_filter("(1=1) OR (t0 > 2 AND (t1 < 3))") == "(1=1) OR (t0 > 2 AND (t1 < 3))"
-    for bad in ["1=1) OR (1=1", "1=1)", "(1=1", "x = 'a' ) OR ( 'b'", "1=1 -- )", "1=1 # x", 'a = "b']:
-        with pytest.raises(FilterError):
-            check_filter(bad)
-
-
 # ------------------------------------------------------------------ 2b. --where cannot undo --modality
 
 
@@ -142,13 +99,6 @@ def test_malformed_search_where_is_one_line(db, fake_model, where):
         )
         assert "Traceback" not in line and line.count("omniret: error:") == 1
     assert uris(db) == before  # a refused search leaves the index as it was
-
-
-def test_a_filter_that_slipped_past_the_check_is_refused_not_obeyed(db, monkeypatch):
-    search_mod = importlib.import_module("omniret.index.search")  # the module, not Index.search
-    monkeypatch.setattr(search_mod, "check_filter", lambda where: where)  # as if the scan had a hole
-    with pytest.raises(FilterError, match="overrides the modality filter"):
-        search_vector(Store(db), np.asarray([1.0, 0.0]), k=4, modalities=["image"], where="1=1) OR (1=1")
 
 
 # ------------------------------------------------------------------ 3. --modality, --group-by, -k, spans

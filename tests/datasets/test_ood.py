@@ -1,4 +1,7 @@
-"""The out-of-domain test set: layout, positives, no leakage from offline-v1, determinism, licences."""
+"""omniret.datasets.ood: the out-of-domain test set: layout, positives, no leakage from offline-v1,
+determinism, licences."""
+
+from __future__ import annotations
 
 import hashlib
 import json
@@ -9,16 +12,12 @@ import pytest
 
 from omniret.datasets import sources as offline_src
 from omniret.datasets.ood import DOMAINS, OodBuilder, Source
-from omniret.datasets.ood_sources import Item, clean_name
+from omniret.datasets.ood_sources import Item
 from omniret.datasets.sources import SourceMissingError
 from omniret.eval import load_tasks
+from tests.datasets.conftest import png, tree_hashes
 
 LIMIT = 6
-
-
-def tree_hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -99,13 +98,6 @@ def test_licences_recorded_for_every_source_used(builds):
     assert manifest["version"] == "ood-v1" and manifest["recipe"]["max_items_per_domain"] >= LIMIT
 
 
-def _png(path: Path, colour: tuple[int, int, int]) -> Path:
-    from PIL import Image
-
-    Image.new("RGB", (8, 8), colour).save(path)
-    return path
-
-
 def test_missing_package_is_skipped_and_offline_copies_are_excluded(tmp_path):
     """A source whose package is absent is skipped with its install command; a file equal to an
     offline-v1 source file is dropped, and so is a second copy of one file."""
@@ -113,7 +105,7 @@ def test_missing_package_is_skipped_and_offline_copies_are_excluded(tmp_path):
     def missing(limit):
         raise SourceMissingError("/nowhere not found: install Debian package nope (apt-get install nope)")
 
-    red, blue = _png(tmp_path / "red.png", (255, 0, 0)), _png(tmp_path / "blue.png", (0, 0, 255))
+    red, blue = png(tmp_path / "red.png", (255, 0, 0)), png(tmp_path / "blue.png", (0, 0, 255))
     items = [Item("icons", "image", "red square", "fake:red.png", ".png", red),
              Item("icons", "image", "blue square", "fake:blue.png", ".png", blue),
              Item("icons", "image", "red again", "fake:red-copy.png", ".png", data=red.read_bytes())]  # fmt: skip
@@ -137,9 +129,3 @@ def test_missing_package_is_skipped_and_offline_copies_are_excluded(tmp_path):
             {"ref": "fake:leak.png", "offline_file": str(offline)}
         ]
     assert set(manifest["tasks"]) == {"ood_icons_t2i", "ood_icons_i2t"} and "icons" in DOMAINS
-
-
-def test_clean_name():
-    assert clean_name("measuringTape4") == "measuring tape"
-    assert clean_name("x-office-document") == "office document"
-    assert clean_name("LeaningTowerOfPisa") == "leaning tower of pisa"

@@ -1,4 +1,7 @@
-"""The global pool, modality precision and the geometry report, all checked against hand-computed numbers."""
+"""omniret.eval.global_pool: every task against the union of the split's pools, with modality precision
+and the pool's geometry, all checked against hand-computed numbers."""
+
+from __future__ import annotations
 
 import json
 import math
@@ -14,20 +17,8 @@ from typer.testing import CliRunner
 from omniret.cli.main import app
 from omniret.datasets.writer import write_jsonl, write_task
 from omniret.eval import BenchmarkFormatError, RandomRanker, load_tasks
-from omniret.eval.geometry import (
-    centroid,
-    centroid_gap,
-    geometry_report,
-    hubness,
-    k_occurrence,
-    mean_pairwise_cosine,
-    skewness,
-    top_k,
-    unit_rows,
-)
 from omniret.eval.global_pool import evaluate_pools, load_global_pool, pool_geometry
 from omniret.eval.harness import CandidateCache
-from omniret.eval.metrics import modality_ks, modality_precision
 from omniret.inputs.media import EmptyMediaError
 
 KS = [1, 5]
@@ -205,53 +196,6 @@ def test_union_file_is_used_when_present(tmp_path):
     run = evaluate_pools(ModalityFirstModel(), load_tasks(root, pattern="t2i"), root, pool="global", ks=KS)
     # qa: ta 5, ia 3, tb(9:9) 2 -> ia 2nd; qb: ta 2, ia 0, tb 5 -> ib is not in the union file: no relevant
     assert run.global_[0].metrics["mrr"] == pytest.approx((1 / 2 + 0) / 2)
-
-
-def test_modality_precision_edges():
-    assert modality_precision(["image", "text", "image"], "image", 2) == 0.5
-    assert modality_precision(["image"], "image", 5) == 1.0  # fewer hits than k: share of what came back
-    assert modality_precision([], "image", 5) == 0.0  # a query that could not be encoded
-    assert modality_precision(["image", "image,text"], "image,text", 2) == 0.5  # the full string counts
-    assert modality_ks([1, 10]) == [1, 5, 10]
-
-
-def test_geometry_on_orthogonal_modalities():
-    text = np.array([[1, 0, 0], [1, 0, 0]], dtype=np.float32)
-    image = np.array([[0, 2, 0], [0, 3, 0]], dtype=np.float32)  # scaled: unit_rows normalises
-    assert mean_pairwise_cosine(unit_rows(text)) == pytest.approx(1.0)
-    assert mean_pairwise_cosine(unit_rows(image)) == pytest.approx(1.0)
-    gap = centroid_gap(centroid(unit_rows(text)), centroid(unit_rows(image)))
-    assert gap["cosine"] == pytest.approx(0.0) and gap["euclidean"] == pytest.approx(math.sqrt(2))
-    spread = np.array([[1, 0], [0, 1], [-1, 0]], dtype=np.float64)  # pair cosines 0, -1, 0
-    assert mean_pairwise_cosine(spread) == pytest.approx(-1 / 3)
-    assert mean_pairwise_cosine(spread[:1]) is None
-    rng = np.random.default_rng(0)
-    x = unit_rows(rng.normal(size=(7, 5)))
-    gram = x @ x.T
-    assert mean_pairwise_cosine(x) == pytest.approx((gram.sum() - np.trace(gram)) / 42)
-    report = geometry_report(np.vstack([text, image]), ["text", "text", "image", "image"],
-                             np.array([[1, 1, 0]]), ["text"], [[0, 1]], k=2, cap=1)  # fmt: skip
-    assert report["modalities"]["text"] == {"n": 2, "n_sampled": 1, "mean_pairwise_cosine": None}
-    assert [(g["a"], g["b"]) for g in report["centroid_gaps"]] == [
-        ("image", "text"), ("image", "query:text"), ("text", "query:text")
-    ]  # fmt: skip
-    assert report["centroid_gaps"][1]["cosine"] == pytest.approx(1 / math.sqrt(2))
-
-
-def test_hubness_on_a_hand_built_score_matrix():
-    scores = np.array([[0.9, 0.8, 0.1, 0.0, 0.2],   # top 2: c0, c1
-                       [0.7, 0.1, 0.9, 0.0, 0.3],   # c2, c0
-                       [0.6, 0.2, 0.1, 0.5, 0.0],   # c0, c3
-                       [0.1, 0.9, 0.2, 0.3, 0.8]])  # c1, c4   # fmt: skip
-    top = top_k(scores, 2)
-    assert top.tolist() == [[0, 1], [2, 0], [0, 3], [1, 4]]
-    assert k_occurrence(top, 5).tolist() == [3, 2, 1, 1, 1]
-    # mean 1.6, deviations 1.4, 0.4, -0.6 x3: m2 = 3.2 / 5 = 0.64, m3 = 2.16 / 5 = 0.432, skew = 0.432 / 0.8^3
-    h = hubness(top, 5, k=2)
-    assert h["max_k_occurrence"] == 3 and h["hub_index"] == 0 and h["hub_share"] == pytest.approx(3 / 4)
-    assert h["skewness"] == pytest.approx(0.84375)
-    assert skewness(np.array([2, 2, 2])) == 0.0
-    assert top_k(np.array([[0.5, 0.5, 0.9]]), 2).tolist() == [[2, 0]]  # ties keep column order
 
 
 def test_pool_geometry_end_to_end(tmp_path):

@@ -1,9 +1,18 @@
 """Fixtures of the index tests: the tiny checkpoint loaded once per module (a module may define its
-own ``model``), and a feature cache of the test's own (``usefixtures("isolated_cache")``)."""
+own ``model``), a feature cache of the test's own (``usefixtures("isolated_cache")``), a small folder
+of every medium, and the helpers several modules read an index's rows with."""
 
+from __future__ import annotations
+
+import numpy as np
 import pytest
+from PIL import Image
 
 from omniret.api import load_model
+from omniret.index import Index
+from tests.helpers.media import sine, write_audio, write_video
+
+ODD = b"caf\xe9.txt"  # Latin-1 bytes: a file name that is not UTF-8
 
 
 @pytest.fixture(scope="module")
@@ -14,3 +23,37 @@ def model(ckpt):
 @pytest.fixture
 def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("OMNIRET_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """4 images (one with a metadata sidecar), a 12 s and a 0.5 s tone, a 2 s video and a note: 8 files."""
+    root = tmp_path / "media"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(root / f"img{i}.png")
+    write_audio(root / "tone.wav", sine(440, 12.0, 16000), 16000)  # > 10 s: whole + windows
+    write_audio(root / "short.flac", sine(880, 0.5, 16000), 16000)
+    write_video(root / "clip.mp4", [(255, 0, 0), (0, 255, 0)], size=32)
+    (root / "notes.md").write_text("# Title\n\nFirst passage about cats.\n\nSecond passage about rockets.\n")
+    (root / "img0.png.json").write_text('{"album": "holiday"}')
+    return root
+
+
+def index(path, ckpt) -> Index:
+    """An index at ``path`` with the tiny checkpoint loaded afresh (no shared model state)."""
+    return Index(path, model=load_model(ckpt, cache=False))
+
+
+def rows(ix) -> list[tuple]:
+    """(uri, segment_id, vector) of every row, sorted."""
+    t = ix.store.table().to_arrow().sort_by([("uri", "ascending"), ("segment_id", "ascending")])
+    return list(zip(t["uri"].to_pylist(), t["segment_id"].to_pylist(), t["vector"].to_pylist(), strict=True))
+
+
+def rows_by_key(ix) -> dict:
+    """(uri, segment_id) -> the row's identity, path bytes, modality and text."""
+    t = ix.store.table().to_arrow()
+    cols = ("uri", "segment_id", "asset_id", "path_bytes", "modality", "text")
+    return {(r["uri"], r["segment_id"]): r for r in t.select(cols).to_pylist()}

@@ -1,5 +1,6 @@
-"""Issue 12: no file-system entry aborts or hangs ``omniret index``; odd names and odd text encodings
-are indexed, not dropped.
+"""Issue 12: no file-system entry aborts or hangs ``omniret index``; odd text encodings are indexed,
+not dropped (a file name that is not UTF-8: ``test_indexer.py``; an index from before ``path_bytes``:
+``test_store.py``).
 
 Every run that could block on a FIFO goes through ``guarded``: the indexer runs in a thread joined
 with a timeout, and a hung ``open`` of a FIFO is released afterwards, so a regression fails the test
@@ -19,11 +20,9 @@ from PIL import Image
 
 from omniret.index import Index
 from tests.conftest import guarded
+from tests.index.conftest import rows_by_key
 
 pytest.importorskip("lancedb")
-
-ODD = b"caf\xe9.txt"  # Latin-1 bytes: not UTF-8
-
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
 
@@ -151,69 +150,6 @@ def test_a_fifo_swapped_in_after_the_scan_is_refused_not_opened(tmp_path):
             guarded(lambda n=name: file_digest(tmp_path / n), fifos=[tmp_path / "pipe"], timeout=10)
 
 
-def _rows(ix) -> dict:
-    t = ix.store.table().to_arrow()
-    cols = ("uri", "segment_id", "asset_id", "path_bytes", "modality", "text")
-    return {(r["uri"], r["segment_id"]): r for r in t.select(cols).to_pylist()}
-
-
-def test_a_name_that_is_not_utf8_is_indexed_stable_and_pruned_only_when_gone(tmp_path, model):
-    from omniret.index.indexer import asset_id
-
-    root = tmp_path / "media"
-    root.mkdir()
-    odd = os.path.join(os.fsencode(root), ODD)
-    with open(odd, "wb") as f:
-        f.write(b"A note with an odd file name about espresso.\n")
-    (root / "plain.txt").write_text("A plain note about tea.\n")
-    ix = Index(tmp_path / "db", model=model)
-    first = guarded(lambda: ix.add([root]))
-    assert not first.skipped and len(first.added) == 2
-    shown = f"{root}/caf\\xe9.txt"  # valid UTF-8: the bad byte written as \xe9
-    assert shown in first.added
-    rows = _rows(ix)
-    row = rows[(shown, "p0")]
-    assert row["path_bytes"] == odd and row["modality"] == "text" and "espresso" in row["text"]
-    assert row["uri"].encode("utf-8") and row["asset_id"] == asset_id(odd)
-    assert rows[(f"{root}/plain.txt", "p0")]["asset_id"] == asset_id(f"{root}/plain.txt")  # unchanged ids
-    version = ix.store.table().version
-    again = guarded(lambda: ix.add([root], prune=True))
-    assert (again.unchanged, again.rows_written, again.pruned) == (2, 0, [])
-    assert ix.store.table().version == version and len(_rows(ix)) == 2
-    assert [h.uri for h in ix.search("espresso", k=2).hits if "caf" in h.uri] == [shown]
-    os.unlink(odd)
-    gone = guarded(lambda: ix.add([root], prune=True))
-    assert gone.pruned == [shown] and gone.pruned_rows == 1
-    assert set(_rows(ix)) == {(f"{root}/plain.txt", "p0")}
-
-
-def test_an_index_made_before_path_bytes_still_opens_and_takes_new_rows(tmp_path, model):
-    import pyarrow as pa
-
-    from omniret.index.store import TABLE, schema
-
-    root = tmp_path / "media"
-    root.mkdir()
-    (root / "old.txt").write_text("An old note about sailing.\n")
-    ix = Index(tmp_path / "db", model=model)
-    ix.add([root])
-    old = ix.store.table().to_arrow().drop_columns(["path_bytes"])  # as written by the previous release
-    ix.store.db.drop_table(TABLE)
-    dim = old.schema.field("vector").type.list_size
-    ix.store.db.create_table(
-        TABLE, data=old, schema=pa.schema([f for f in schema(dim) if f.name != "path_bytes"])
-    )
-    assert "path_bytes" not in ix.store.table().schema.names
-    assert [Path(h.uri).name for h in ix.search("sailing", k=3).hits] == ["old.txt"]  # readable as is
-    with open(os.path.join(os.fsencode(root), ODD), "wb") as f:
-        f.write(b"A new note about kites.\n")
-    report = guarded(lambda: ix.add([root], prune=True))
-    assert report.unchanged == 1 and len(report.added) == 1 and not report.pruned  # old row recognised
-    rows = _rows(ix)
-    assert rows[(f"{root}/old.txt", "p0")]["path_bytes"] is None  # older rows: the path is the uri
-    assert rows[(f"{root}/caf\\xe9.txt", "p0")]["path_bytes"] == os.path.join(os.fsencode(root), ODD)
-
-
 def test_decode_text_utf16_slightly_bad_utf8_and_junk():
     from omniret.inputs.media.source import decode_text, sniff
 
@@ -251,7 +187,7 @@ def test_utf16_and_slightly_invalid_utf8_files_are_indexed_as_text_and_junk_is_r
     report = guarded(lambda: Index(tmp_path / "db", model=model).add([root]))
     reasons = {Path(f).name: r for f, r in report.skipped}
     assert set(reasons) == {"junk.txt", "junk"} and all("not an image" in r for r in reasons.values())
-    rows = _rows(Index(tmp_path / "db", model=model))
+    rows = rows_by_key(Index(tmp_path / "db", model=model))
     texts = {Path(u).name: r["text"] for (u, _), r in rows.items()}
     assert {Path(u).name: r["modality"] for (u, _), r in rows.items()} == dict.fromkeys(texts, "text")
     assert set(texts) == {"le.txt", "be.md", "bad-bytes.txt", "bmw.txt"}

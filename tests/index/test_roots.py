@@ -208,10 +208,3 @@ def test_a_linked_path_argument_is_said_and_a_file_roots_own_sidecar_is_used(lay
     t = Index(tmp_path / "db", model="unused").store.table().to_arrow()
     metas = dict(zip(t["uri"].to_pylist(), t["meta"].to_pylist(), strict=True))
     assert json.loads(metas[str(root / "real.txt")]) == {"album": "beside"}  # a sibling file, not a link
-
-
-def test_report_lines_cannot_be_forged_by_file_names():
-    from omniret.index.files import terminal_safe
-
-    assert terminal_safe("skipped a\nadded 1\r\x1b[2K.txt: x") == "skipped a\\nadded 1\\r\\x1b[2K.txt: x"
-    assert terminal_safe("café ok") == "café ok"

@@ -134,3 +134,10 @@ def test_bucketed_batch_equals_each_input_alone_and_calls_with_less_padding(arch
         alone, _ = comp([texts[i]], [media[i]])
         n = int(mask[i].sum())
         torch.testing.assert_close(hidden[i, :n], alone[0], atol=1e-5, rtol=1e-4)
+
+
+def test_hf_text_composer_from_directory(hf_dirs):
+    comp = Composer.from_config(ComposerConfig(path=str(hf_dirs / "bert")), dim=32)
+    hidden, mask = comp(["<image> hello"], [[torch.randn(4, 32)]])
+    n_text = len(comp.tokenizer(" hello", add_special_tokens=False)["input_ids"])
+    assert hidden.shape[-1] == 32 and int(mask.sum()) == 1 + 4 + n_text + 1  # [CLS] media text [SEP]

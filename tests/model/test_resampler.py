@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from omniret.model import Projector, SeparateMediaResamplers, SharedMediaResampler, interpolate_video
+from omniret.model import SeparateMediaResamplers, SharedMediaResampler, interpolate_video
 from omniret.model.resampler import sinusoid_table
 
 
@@ -16,14 +16,6 @@ def make(**kw):
     )
     args.update(kw)
     return SharedMediaResampler(**args)
-
-
-def test_projector_shapes_and_width_check():
-    p = Projector(in_dim=24, dim=32)
-    assert p(torch.randn(2, 7, 24)).shape == (2, 7, 32)
-    assert p(torch.randn(1, 4, 3, 3, 24)).shape == (1, 4, 3, 3, 32)  # video grids pass through
-    with pytest.raises(ValueError, match="width 24"):
-        p(torch.randn(2, 7, 23))
 
 
 @pytest.mark.parametrize("kv_include_latents", [True, False])

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import httpx2 as httpx
-import pytest
 
-from omniret.errors import InputError
-from omniret.serve import ServeSettings, read_api_key
 from tests.serve.conftest import KEY
 
 
@@ -71,16 +68,3 @@ def test_readyz_and_metrics(server):
 def test_unknown_route_is_a_json_404(server):
     r = httpx.get(server.url + "/v2/nothing")
     assert r.status_code == 404 and r.json()["error"]["type"] == "not_found_error"
-
-
-def test_settings_refuse_bad_limits_and_keys(tmp_path):
-    with pytest.raises(InputError, match="max_items must be positive"):
-        ServeSettings(db=tmp_path, max_items=0)
-    with pytest.raises(InputError, match="at least 8 characters"):
-        ServeSettings(db=tmp_path, api_key="short")
-    (tmp_path / "key").write_text("")
-    with pytest.raises(InputError, match="the file is empty"):
-        read_api_key(tmp_path / "key")
-    (tmp_path / "key").write_text(f"{KEY}\nignored\n")
-    assert read_api_key(tmp_path / "key") == KEY
-    assert ServeSettings(db=tmp_path / "db").uploads == tmp_path / "db-uploads"

@@ -1,4 +1,7 @@
-"""Training additions of issue 11: negatives curriculum, instruction mix, text anchor, dev split."""
+"""omniret.train.objectives, the training additions of issue 11: negatives curriculum, instruction mix,
+text anchor and self-negatives, alone and through the Trainer."""
+
+from __future__ import annotations
 
 import random
 from collections import Counter
@@ -8,9 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from omniret.config import ConfigError, QueryInstructionConfig
-from omniret.instructions import default_instruction, target_modality
+from omniret.instructions import default_instruction
 from omniret.train.data import Pair
-from omniret.train.dev_eval import split_dev
 from omniret.train.objectives import (
     CurriculumConfig,
     InstructionMixConfig,
@@ -29,17 +31,6 @@ def test_global_share_ramps_linearly_from_start_to_weight():
     assert global_share(100, CurriculumConfig()) == 0.0
     with pytest.raises(ConfigError, match="weight"):
         CurriculumConfig(weight=1.5)
-
-
-def test_default_instruction_names_one_target_modality_or_falls_back_to_generic():
-    assert default_instruction(WORDS, ["image"]) == "Retrieve an image that matches the query."
-    assert default_instruction(WORDS, ["audio"]) == "Retrieve an audio clip that matches the query."
-    assert default_instruction(WORDS, ["video"]) == "Retrieve a video that matches the query."
-    assert default_instruction(WORDS, ["image", "text"]) == "Retrieve an image that matches the query."
-    assert default_instruction(WORDS, ["image", "audio"]) == WORDS.generic
-    assert default_instruction(WORDS, None) == WORDS.generic
-    assert target_modality(["text"]) == "text"
-    assert default_instruction(QueryInstructionConfig(), ["image"]) is None  # a model trained without them
 
 
 def test_instruction_mix_draws_with_its_probabilities_and_never_when_off():
@@ -74,20 +65,6 @@ def test_text_anchor_is_zero_for_the_same_geometry_and_matches_a_hand_value():
     assert text_anchor_loss(torch.randn(1, 6), torch.randn(1, 3)).item() == 0.0
 
 
-def test_dev_split_is_deterministic_disjoint_and_keeps_both_directions_together():
-    pairs = [
-        Pair("d", t, {"text": f"t{i}"}, {"image": f"{i}.png"}, id=f"id{i}")
-        for i in range(400)
-        for t in ("TI", "IT")
-    ]
-    train, dev = split_dev(pairs, 0.1)
-    assert len(train) + len(dev) == len(pairs) and 40 <= len(dev) <= 120
-    assert {p.id for p in train}.isdisjoint({p.id for p in dev})
-    assert all(Counter(p.id for p in dev)[i] == 2 for i in {p.id for p in dev})
-    assert split_dev(pairs, 0.1) == (train, dev)
-    assert split_dev(pairs, 0.0) == (pairs, [])
-
-
 def test_trainer_mixes_in_global_negatives_and_adds_the_anchor(tmp_path, dataset):
     from omniret.train.loop import Trainer
     from tests.helpers.builders import config
@@ -105,22 +82,6 @@ def test_trainer_mixes_in_global_negatives_and_adds_the_anchor(tmp_path, dataset
     d, _, extra = anchored.loss_at(0)
     assert extra["anchor"].item() > 0
     assert d.total.item() == pytest.approx(c.total.item() + 2.0 * extra["anchor"].item(), rel=1e-5)
-
-
-def test_dev_pairs_are_held_out_of_training_and_scored(tmp_path, dataset):
-    from omniret.train.dev_eval import pair_eval
-    from omniret.train.loop import Trainer
-    from tests.helpers.builders import config
-
-    cfg = config(tmp_path, dataset, out="dev")
-    cfg.data.dev_fraction = 0.5
-    t = Trainer(cfg)
-    assert t.dev_pairs and {p.id for p in t.pairs}.isdisjoint({p.id for p in t.dev_pairs})
-    scores = pair_eval(t.embedder, t.dev_pairs)
-    assert scores and all(0.0 <= v <= 1.0 for v in scores.values())
-    chunks = {f"{p.dataset}:{p.task}" for p in t.dev_pairs if sum(q.id != p.id for q in t.dev_pairs
-                                                                  if q.task == p.task) > 0}  # fmt: skip
-    assert set(scores) == chunks  # a chunk with one positive has nothing to rank and is left out
 
 
 def test_self_negatives_are_drawn_from_cross_modal_pairs_only():

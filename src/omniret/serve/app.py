@@ -19,8 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from omniret.errors import InputError
 from omniret.inputs.media.errors import MediaError
 from omniret.models import RetrievalModel
-from omniret.serve import media, routes
 from omniret.serve.inputs import RequestError
+from omniret.serve.media import router as media_router
+from omniret.serve.routes import KNOWN
+from omniret.serve.routes import router as api_router
 from omniret.serve.service import Service
 from omniret.serve.settings import ServeSettings
 from omniret.version import __version__
@@ -52,8 +54,8 @@ def create_app(settings: ServeSettings, *, model: RetrievalModel | None = None) 
     app.state.service = service
     _middleware(app, service)
     _errors(app)
-    app.include_router(routes.router)
-    app.include_router(media.router)
+    app.include_router(api_router)
+    app.include_router(media_router)
     _pages(app, service)
     return app
 
@@ -125,7 +127,7 @@ def _route_label(path: str) -> str:
     for prefix in ("/v1/jobs/", "/v1/items/", "/media/", "/static/"):
         if path.startswith(prefix):
             return prefix + "*"
-    return path if path in routes.KNOWN or path in PUBLIC or path == "/metrics" else "other"
+    return path if path in KNOWN or path in PUBLIC or path == "/metrics" else "other"
 
 
 def _errors(app: FastAPI) -> None:

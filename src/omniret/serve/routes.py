@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict
 
 from omniret.index.filters import quote
 from omniret.inputs import OmniInput
-from omniret.serve import uploads
 from omniret.serve.inputs import RequestError, parse_inputs, parse_item
 from omniret.serve.service import Service
+from omniret.serve.uploads import allowed_paths, forget, save_uploads, stored_path
 
 router = APIRouter()
 KNOWN = ("/v1/embeddings", "/v1/models", "/v1/search", "/v1/items")
@@ -119,14 +119,14 @@ async def add_items(request: Request) -> dict:
     service = service_of(request)
     kind = request.headers.get("content-type", "")
     if kind.startswith("multipart/form-data"):
-        paths = await uploads.save_uploads(request, service.settings)
+        paths = await save_uploads(request, service.settings)
     elif kind.startswith("application/json"):
         try:
             body = PathsRequest.model_validate_json(await request.body())
         except ValueError as err:
             raise RequestError(f"body: expected {{\"paths\": [...]}} ({str(err).splitlines()[0]})",
                                param="paths") from None  # fmt: skip
-        paths = uploads.allowed_paths(body.paths, service.settings)
+        paths = allowed_paths(body.paths, service.settings)
     else:
         raise RequestError("send files as multipart/form-data (field \"files\") or JSON {\"paths\": [...]}",
                            status=415)  # fmt: skip
@@ -149,9 +149,9 @@ async def delete_item(asset_id: str, request: Request) -> dict:
         raise RequestError(
             f"no indexed item {asset_id!r} (ids are 16 hex digits)", param="asset_id", status=404
         )
-    path = uploads.stored_path(service, asset_id)
+    path = stored_path(service, asset_id)
     removed = await run_in_threadpool(service.index.delete, where=f"asset_id = {quote(asset_id)}")
     if not removed:
         raise RequestError(f"no indexed item {asset_id!r}", param="asset_id", status=404)
-    uploads.forget(path, service.settings)
+    forget(path, service.settings)
     return {"deleted": asset_id, "rows": removed}

@@ -97,12 +97,13 @@ def file_digest(
     except OSError as err:
         raise UnreadableMediaError(name, _os_reason(err)) from None
     h, head = hashlib.sha256(), b""
+    if stat.S_ISDIR(os.fstat(fd).st_mode):  # before fdopen, which refuses a directory by its fd number
+        os.close(fd)
+        raise UnreadableMediaError(name, "is a directory, not a file")
     with os.fdopen(fd, "rb", buffering=0) as f:
         if check is not None:
             check(fd)
         st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise UnreadableMediaError(name, "is a directory, not a file")
         if not stat.S_ISREG(st.st_mode):
             raise UnreadableMediaError(name, "not a regular file (a FIFO, socket or device): not read")
         if st.st_size > max_bytes:
