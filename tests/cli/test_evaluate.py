@@ -37,7 +37,8 @@ def test_a_bad_k_is_refused_before_the_benchmark_is_read(tmp_path):
     out = CliRunner().invoke(
         app, ["eval", "mbeir", str(tmp_path / "nowhere"), "--model", "random", "--k", "0"]
     )
-    refused(out, 2, "--k cut-offs must be positive")  # not the missing root: -k is checked first
+    line = refused(out, 2, "--k cut-offs must be positive")  # not the missing root: -k is checked first
+    assert "nowhere" not in line and not (tmp_path / "nowhere").exists()
 
 
 def test_run_files_of_several_models_get_a_file_safe_name_each():

@@ -121,6 +121,7 @@ def test_stats_prints_the_index_as_json(db):
 
 def test_delete_needs_files_or_a_filter(db):
     refused(run("delete", "--db", db), 2, "delete: give files to delete or --where")
+    assert json.loads(run("stats", "--db", db).output)["rows"] == 4  # nothing was deleted
 
 
 def test_help_names_every_option_of_the_index_commands():

@@ -7,6 +7,7 @@ import yaml
 from typer.testing import CliRunner
 
 from omniret.cli.main import app
+from omniret.config import preset_names
 from tests.conftest import tiny_config_dict
 from tests.helpers.builders import refused
 
@@ -54,5 +55,6 @@ def test_config_of_a_yaml_file_applies_overrides(tmp_path):
 
 
 def test_an_unknown_preset_names_itself_and_the_presets():
-    refused(run("config", "omniret-huge"), 2, "'omniret-huge'", "omniret-small")
+    line = refused(run("config", "omniret-huge"), 2, "'omniret-huge'", "omniret-small")
+    assert all(name in line for name in preset_names())  # every preset offered
     refused(run("params", "omniret-huge"), 2, "'omniret-huge'")

@@ -11,6 +11,7 @@ import yaml
 from omniret.datasets.writer import write_instructions, write_task
 from omniret.index.store import Store, schema
 from omniret.train.config import load_train_config
+from omniret.train.data import Pair
 
 
 def config(tmp_path, dataset, out="run", **extra):
@@ -137,3 +138,12 @@ def swatch_pairs(root: Path, colours: dict, *, dataset: str, shades: int, step: 
                     {"dataset": dataset, "task": task, "query": query, "positive": positive, "id": name}
                 )
     return rows
+
+
+def pairs_both_ways(n: int) -> list[Pair]:
+    """``n`` items, each as a text -> image and an image -> text pair sharing the item's id."""
+    return [
+        Pair("d", t, {"text": f"t{i}"}, {"image": f"{i}.png"}, id=f"id{i}")
+        for i in range(n)
+        for t in ("TI", "IT")
+    ]

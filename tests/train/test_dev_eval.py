@@ -15,7 +15,7 @@ from omniret.train.data import Pair
 from omniret.train.dev_eval import pair_eval, quick_eval, split_dev
 from omniret.train.loop import Trainer
 from tests.eval.conftest import FakeModel
-from tests.helpers.builders import config, mbeir_fixture
+from tests.helpers.builders import config, mbeir_fixture, pairs_both_ways
 
 
 class TableEmbedder:
@@ -36,11 +36,7 @@ class TableEmbedder:
 
 
 def test_dev_split_is_deterministic_disjoint_and_keeps_both_directions_together():
-    pairs = [
-        Pair("d", t, {"text": f"t{i}"}, {"image": f"{i}.png"}, id=f"id{i}")
-        for i in range(400)
-        for t in ("TI", "IT")
-    ]
+    pairs = pairs_both_ways(400)
     train, dev = split_dev(pairs, 0.1)
     assert len(train) + len(dev) == len(pairs) and 40 <= len(dev) <= 120
     assert {p.id for p in train}.isdisjoint({p.id for p in dev})

@@ -11,6 +11,7 @@ import torch
 from omniret.config import ConfigError
 from omniret.train.data import Pair
 from omniret.train.dual import recall_at_1, split_holdout, train_dual, usable
+from tests.helpers.builders import pairs_both_ways
 
 
 class Table:
@@ -32,11 +33,7 @@ def test_usable_pairs_are_single_field_with_media():
 
 
 def test_the_holdout_is_by_id_deterministic_and_about_the_asked_share():
-    pairs = [
-        Pair("d", t, {"text": f"t{i}"}, {"image": f"{i}.png"}, id=f"id{i}")
-        for i in range(1000)
-        for t in ("TI", "IT")
-    ]
+    pairs = pairs_both_ways(1000)
     train, held = split_holdout(pairs, 0.1)
     assert {p.id for p in train}.isdisjoint({p.id for p in held}) and len(train) + len(held) == len(pairs)
     assert 0.07 < len(held) / len(pairs) < 0.13 and split_holdout(pairs, 0.1) == (train, held)

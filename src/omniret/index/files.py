@@ -16,7 +16,7 @@ from pathlib import Path
 
 from omniret.index.paths import display, printable, terminal_safe
 from omniret.index.roots import Boundary, OutsideRootsError, outside_reason
-from omniret.inputs.media.source import open_container, sniff
+from omniret.inputs.media.source import container_streams, open_container, sniff
 
 __all__ = [
     "Boundary",
@@ -212,16 +212,11 @@ def detect(path: Path, head: bytes) -> str | None:
 
 
 def _probe(path: Path) -> str | None:
-    import av
-
     try:
-        with open_container(str(path)) as c:
-            video = [s for s in c.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
-            if video:
-                return "video"
-            return "audio" if c.streams.audio else None
+        video, audio = container_streams(str(path))
     except Exception:  # unreadable containers are reported by the decoder with a proper reason
         return "video"
+    return "video" if video else "audio" if audio else None
 
 
 def duration(path: Path, modality: str | None, size: int) -> float:

@@ -27,7 +27,8 @@ from omniret.serve.service import Service
 from omniret.serve.settings import ServeSettings
 from omniret.version import __version__
 
-PUBLIC = ("/healthz", "/readyz", "/", "/static/")  # no key needed: no data behind them
+PUBLIC = ("/healthz", "/readyz", "/")  # no key needed: no data behind them
+STATIC = "/static/"
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                404: "not_found_error", 409: "conflict_error", 413: "request_too_large",
                503: "service_unavailable"}  # fmt: skip
@@ -68,23 +69,24 @@ def _middleware(app: FastAPI, service: Service) -> None:
     @app.middleware("http")
     async def guard(request: Request, call_next):
         start, path = time.perf_counter(), request.url.path
-        route = _route_label(path)
-        if expected is not None and not path.startswith(PUBLIC[3]) and path not in PUBLIC[:3]:
-            given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, expected):  # constant time; says nothing of why
-                response = error(401, "missing or wrong API key (send Authorization: Bearer <key>)")
-                service.metrics.observe(route, 401, time.perf_counter() - start)
-                return response
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > s.max_body_bytes):
-            response = error(
-                413, f"the request body is {length} bytes; the limit is {s.max_body_bytes:,} bytes"
-            )
-            service.metrics.observe(route, 413, time.perf_counter() - start)
-            return response
-        response = await call_next(request)
-        service.metrics.observe(route, response.status_code, time.perf_counter() - start)
+        response = _refusal(request, expected, s.max_body_bytes)
+        if response is None:
+            response = await call_next(request)
+        service.metrics.observe(_route_label(path), response.status_code, time.perf_counter() - start)
         return response
+
+
+def _refusal(request: Request, expected: bytes | None, max_body: int) -> JSONResponse | None:
+    """A 401 for a missing or wrong key (constant-time compare; says nothing of why), a 413 for a
+    declared body over the limit; None when the request may go on."""
+    path = request.url.path
+    if expected is not None and not path.startswith(STATIC) and path not in PUBLIC:
+        if not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected):
+            return error(401, "missing or wrong API key (send Authorization: Bearer <key>)")
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > max_body):
+        return error(413, f"the request body is {length} bytes; the limit is {max_body:,} bytes")
+    return None
 
 
 class BodyLimit:
@@ -124,7 +126,7 @@ class BodyLimit:
 
 def _route_label(path: str) -> str:
     """A bounded label set: ids in paths are not labels (metrics must not grow with traffic)."""
-    for prefix in ("/v1/jobs/", "/v1/items/", "/media/", "/static/"):
+    for prefix in ("/v1/jobs/", "/v1/items/", "/media/", STATIC):
         if path.startswith(prefix):
             return prefix + "*"
     return path if path in KNOWN or path in PUBLIC or path == "/metrics" else "other"

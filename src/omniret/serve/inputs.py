@@ -12,11 +12,9 @@ import base64
 import binascii
 import re
 
-import av
-
 from omniret.errors import InputError
 from omniret.inputs import OmniInput
-from omniret.inputs.media.source import open_container, sniff
+from omniret.inputs.media.source import container_streams, sniff
 
 MEDIA = ("image", "audio", "video")
 PART_TYPES = {"text": "text", "image_url": "image", "input_audio": "audio", "video_url": "video"}
@@ -159,20 +157,21 @@ def data_uri(uri: str, where: str, max_bytes: int, *, want: str | None) -> tuple
     return found, data
 
 
-def sniff_media(data: bytes, *, hint: str | None = None) -> str | None:
-    """image | audio | video from the bytes; a container (MP4, Ogg, Matroska) by its streams."""
-    kind = sniff(data)
+def sniff_media(source: bytes | str, *, head: bytes | None = None, hint: str | None = None) -> str | None:
+    """image | audio | video from the bytes (or a file's ``head``); a container (MP4, Ogg, Matroska)
+    by its streams, a video with sound counting as audio where the client said audio."""
+    kind = sniff(source if head is None else head)
     if kind in MEDIA:
         return kind
     if kind != "container":
         return None
     try:
-        with open_container(data) as c:
-            if any(not (s.disposition & av.stream.Disposition.attached_pic) for s in c.streams.video):
-                return "audio" if hint == "audio" and c.streams.audio else "video"
-            return "audio" if c.streams.audio else None
+        video, audio = container_streams(source)
     except Exception:  # not decodable: refused as "no format omniret reads"
         return None
+    if video:
+        return "audio" if hint == "audio" and audio else "video"
+    return "audio" if audio else None
 
 
 def _kind(x) -> str:

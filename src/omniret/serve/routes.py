@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 from typing import Any, Literal
 
 import numpy as np
@@ -14,13 +13,14 @@ from pydantic import BaseModel, ConfigDict
 
 from omniret.index.filters import quote
 from omniret.inputs import OmniInput
+from omniret.inputs.modality import MEDIA_NAMES
 from omniret.serve.inputs import RequestError, parse_inputs, parse_item
+from omniret.serve.media import ASSET_ID
 from omniret.serve.service import Service
 from omniret.serve.uploads import allowed_paths, forget, save_uploads, stored_path
 
 router = APIRouter()
 KNOWN = ("/v1/embeddings", "/v1/models", "/v1/search", "/v1/items")
-ASSET_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 class EmbeddingsRequest(BaseModel):
@@ -73,7 +73,8 @@ async def embeddings(body: EmbeddingsRequest, request: Request) -> dict:
     vectors = await asyncio.wrap_future(service.encode_async(inputs))
     data = [{"object": "embedding", "index": i, "embedding": _encoded(v, body.encoding_format)}
             for i, v in enumerate(vectors)]  # fmt: skip
-    tokens = sum(len((x.text or "").split()) + len(x.modalities()) - (x.text is not None) for x in inputs)
+    media = sum(getattr(x, m) is not None for x in inputs for m in MEDIA_NAMES)
+    tokens = sum(len((x.text or "").split()) for x in inputs) + media  # words, and one per medium
     return {"object": "list", "data": data, "model": model.model_id,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}  # fmt: skip
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
+from omniret.index.roots import Boundary
 from omniret.inputs.media.source import sniff
 from omniret.serve.inputs import RequestError, sniff_media
 from omniret.serve.media import lookup
@@ -20,6 +21,7 @@ from omniret.serve.settings import ServeSettings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 CHUNK = 1 << 20
+HEAD = 4096  # what content sniffing reads (magic numbers, text detection)
 
 
 async def save_uploads(request: Request, s: ServeSettings) -> list[Path]:
@@ -43,8 +45,9 @@ async def save_uploads(request: Request, s: ServeSettings) -> list[Path]:
 
 
 def _stage(f: UploadFile, where: str, s: ServeSettings) -> tuple[Path, str, str]:
+    """Copy one upload to a temporary file, hashing it and keeping its head for the content check."""
     s.uploads.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
+    digest, size, head = hashlib.sha256(), 0, b""
     fd, name = tempfile.mkstemp(dir=s.uploads, prefix=".upload-")
     tmp = Path(name)
     with os.fdopen(fd, "wb") as out:
@@ -55,12 +58,12 @@ def _stage(f: UploadFile, where: str, s: ServeSettings) -> tuple[Path, str, str]
                 tmp.unlink(missing_ok=True)
                 raise RequestError(f"{where}: the file is over the per-item limit of {s.max_item_bytes:,} bytes",
                                    param="files", status=413)  # fmt: skip
+            head = head or chunk[:HEAD]
             digest.update(chunk)
             out.write(chunk)
-    head = tmp.read_bytes()[: 1 << 16] if size else b""
     kind = sniff(head)
     if kind == "container":
-        kind = sniff_media(tmp.read_bytes())
+        kind = sniff_media(str(tmp), head=head)
     if kind not in ("image", "audio", "video", "text"):
         tmp.unlink(missing_ok=True)
         raise RequestError(f"{where}: the bytes are no image, audio, video or text file omniret indexes",
@@ -92,11 +95,11 @@ def allowed_paths(paths: list[str], s: ServeSettings) -> list[Path]:
                            param="paths", status=403)  # fmt: skip
     if not paths or len(paths) > s.max_items:
         raise RequestError(f"paths: expected 1 to {s.max_items} paths, got {len(paths)}", param="paths")
-    roots = [os.path.realpath(r) for r in s.allowed_roots]
+    allowed = Boundary.of(s.allowed_roots)
     out = []
     for i, p in enumerate(paths):
         real = os.path.realpath(p)
-        if not any(real == r or real.startswith(r.rstrip("/") + "/") for r in roots):
+        if not allowed.contains(real):
             raise RequestError(
                 f"paths[{i}]: {p!r} is not inside an allowed root", param=f"paths[{i}]", status=403
             )
@@ -115,9 +118,8 @@ def forget(path: Path | None, s: ServeSettings) -> None:
     """A deleted upload's file goes too (only ours: files under the uploads directory)."""
     if path is None:
         return
-    uploads = os.path.realpath(s.uploads)
     real = os.path.realpath(path)
-    if real.startswith(uploads.rstrip("/") + "/") and os.path.isfile(real):
+    if Boundary.of([s.uploads]).contains(real) and os.path.isfile(real):
         os.unlink(real)
         try:
             os.rmdir(os.path.dirname(real))

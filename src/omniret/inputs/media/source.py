@@ -84,6 +84,16 @@ def open_container(source):
     return av.open(av_input(source), metadata_errors="replace")
 
 
+def container_streams(source) -> tuple[bool, bool]:
+    """(has video, has audio) of a container (path or bytes), from its headers; a cover picture
+    attached to an audio file is no video. Raises whatever FFmpeg raises for unreadable data."""
+    import av
+
+    with open_container(source) as c:
+        video = any(not (s.disposition & av.stream.Disposition.attached_pic) for s in c.streams.video)
+        return video, bool(c.streams.audio)
+
+
 def file_digest(
     path, *, max_bytes: int = MAX_FILE_BYTES, chunk: int = 1 << 20, check=None
 ) -> tuple[str, bytes]:
