@@ -247,7 +247,8 @@ def load_checkpoint(
     verify: bool = True,
 ) -> OmniRet:
     """An inference model (eval mode, frozen; LoRA folded into the composer unless ``merge_lora`` is
-    False, which training needs to go on updating the adapters).
+    False, which training needs to go on updating the adapters). An inference model builds each
+    tower on first use (a text query loads neither the image nor the audio tower).
 
     ``verify`` (default) checks the bytes of heads.safetensors against the manifest's ``heads_sha256``
     (when recorded) and recomputes the weights hash against its ``weights_hash`` (``verify_weights``);
@@ -258,7 +259,7 @@ def load_checkpoint(
             f"{path} is not an omniret checkpoint (needs {CONFIG_FILE} and {HEADS_FILE})"
         )
     sha256 = recorded_sha256(read_manifest(path), path) if verify else None  # before the model is built
-    model = OmniRet.build(load_config(path / CONFIG_FILE, overrides))
+    model = OmniRet.build(load_config(path / CONFIG_FILE, overrides), lazy_towers=merge_lora)
     state = read_heads(path, sha256=sha256)
     if any("lora_" in k for k in state):
         model.set_stage(2, init_video_from_image=False)

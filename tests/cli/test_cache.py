@@ -31,3 +31,10 @@ def test_evict_needs_max_mb(tmp_path):
     out = run("cache", "evict", "--max-mb", "lots", "--dir", tmp_path)
     assert out.exit_code == 2 and "Invalid value for '--max-mb'" in out.output
     assert run("cache", "evict", "--max-mb", "1", "--dir", tmp_path).output == "freed 0.0 MB\n"
+
+
+def test_evict_refuses_a_size_that_is_no_size(tmp_path):
+    for bad in ("nan", "inf", "-1"):
+        out = run("cache", "evict", "--max-mb", bad, "--dir", tmp_path)
+        assert out.exit_code == 2, out.output
+        assert f"--max-mb must be a finite number of MB >= 0, got {float(bad)}" in out.output

@@ -53,6 +53,7 @@ def test_shot_aware_video_moments_follow_the_cuts(tmp_path):
         (12.0, [(0.0, 10.0), (2.0, 12.0)]),  # starts 0; the last window ends at the end
         (25.0, [(0.0, 10.0), (8.0, 18.0), (15.0, 25.0)]),  # starts 0, 8; then 25 - 10
         (26.0, [(0.0, 10.0), (8.0, 18.0), (16.0, 26.0)]),  # 16 + 10 reaches the end: nothing appended
+        (10.0000625, [(0.0, 10.0)]),  # 160,001 samples: a 62.5 us tail adds no second "0.00-10.00" window
     ],
 )
 def test_audio_windows_are_10_s_with_a_hop_of_8_s_and_cover_the_end(duration, expected):

@@ -76,6 +76,13 @@ def test_group_by_asset_keeps_each_assets_best_segment(tmp_path):
     assert [(h.asset_id, h.segment_id) for h in grouped] == [("A", "s0"), ("B", "whole"), ("C", "whole")]
 
 
+def test_group_by_asset_looks_past_one_assets_many_segments(tmp_path):
+    """20 segments of A all score above B: a grouped k=2 must still reach B (it once fetched only k*8)."""
+    rows = [("A", f"s{i:02d}", (1.0, 0.01 * i)) for i in range(20)] + [("B", "whole", (0.5, 0.8))]
+    grouped = search_vector(store_of(tmp_path / "db", rows), Q, k=2, group_by_asset=True).hits
+    assert [(h.asset_id, h.segment_id) for h in grouped] == [("A", "s00"), ("B", "whole")]
+
+
 def test_the_query_vector_must_fit_the_index(db):
     with pytest.raises(InputError, match=r"must have 2 numbers for .*, got shape \(3,\)"):
         search_vector(Store(db), np.ones(3), k=1)
@@ -123,4 +130,9 @@ def test_a_search_with_another_model_is_refused_naming_both(db):
     with pytest.raises(
         IndexMismatchError, match=r"built with synthetic \(w1\); search with the same model, not other"
     ):
+        search(Store(db), Other(), OmniInput(text="x"))
+    meta = json.loads((db / "omniret.json").read_text())
+    del meta["weights_hash"]  # a hand-edited or partial record: refused by name, not a KeyError
+    (db / "omniret.json").write_text(json.dumps(meta))
+    with pytest.raises(IndexMismatchError, match=r"built with synthetic \(no weights hash\)"):
         search(Store(db), Other(), OmniInput(text="x"))

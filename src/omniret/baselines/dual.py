@@ -30,7 +30,7 @@ from omniret.inputs import OmniInput
 from omniret.inputs.features import FeatureExtractor
 from omniret.inputs.modality import MODALITY_NAMES
 from omniret.inputs.recipes import recipe_dict, recipe_hash
-from omniret.towers import build_tower
+from omniret.towers import LazyTower
 
 CONFIG_FILE = "dual_encoder.json"
 FIELDS = MODALITY_NAMES
@@ -59,7 +59,7 @@ class DualEncoder:
     ):
 
         cfg = load_config(preset)
-        self.towers = {k: build_tower(t) for k, t in cfg.towers.items()}
+        self.towers = {k: LazyTower(t) for k, t in cfg.towers.items()}  # built when first needed
         self.features = FeatureExtractor(self.towers, cfg.media, cache)
         self.heads, self.preset, self.model_id = heads.eval(), preset, model_id
         self._text = None

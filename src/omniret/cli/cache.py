@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import typer
 
+from omniret.errors import InputError
 from omniret.inputs.cache import FeatureCache
 
 cache_app = typer.Typer(help="Inspect or clear the frozen-tower feature cache.", no_args_is_help=True)
@@ -29,5 +32,7 @@ def cache_evict(
     directory: str = typer.Option(None, "--dir", help=CACHE_DIR_HELP),
 ) -> None:
     """Delete least-recently-used entries until the cache fits in --max-mb."""
+    if not math.isfinite(max_mb) or max_mb < 0:
+        raise InputError(f"--max-mb must be a finite number of MB >= 0, got {max_mb}")
     freed = FeatureCache(directory).evict(int(max_mb * 1e6))
     typer.echo(f"freed {freed / 1e6:.1f} MB")

@@ -76,7 +76,7 @@ def windows(duration: float, size: float, hop: float) -> list[tuple[float, float
     if duration <= size:
         return [(0.0, duration)]
     starts = np.arange(0.0, max(duration - size, 0.0) + 1e-9, hop).tolist()
-    if starts[-1] + size < duration:
+    if duration - (starts[-1] + size) > 1e-3:  # a tail under a millisecond would repeat the last window
         starts.append(duration - size)
     return [(round(s, 3), round(min(s + size, duration), 3)) for s in starts]
 

@@ -105,17 +105,10 @@ def search_vector(store: Store, vector: np.ndarray, *, k: int = 10, modalities: 
     rows = table.count_rows()
     fetch = min(k * 8 if group_by_asset else k, rows)
     start = time.perf_counter()
-    if fetch == 0:
-        hits = []
-    elif calibration is None:
-        hits = _query(table, vector, ann, fetch, modalities, where)
-    else:  # every candidate modality by its own query, so each contributes its own top rows
-        hits = []
-        for m in [m for m in calibration.modalities if not modalities or m in modalities]:
-            for h in _query(table, vector, ann, fetch, [m], where):
-                h.calibrated_score = calibration.z(m, h.score)
-                hits.append(h)
-        hits.sort(key=lambda h: (-h.calibrated_score, -h.score))
+    hits = _ranked(table, vector, ann, fetch, modalities, where, calibration)
+    while group_by_asset and len({h.asset_id for h in hits}) < k and fetch < rows:
+        fetch = min(fetch * 4, rows)  # one asset's many segments filled the fetch: look further
+        hits = _ranked(table, vector, ann, fetch, modalities, where, calibration)
     if group_by_asset:
         best: dict[str, Hit] = {}
         for h in hits:  # hits are in ranking order: the first of an asset is its best
@@ -123,6 +116,21 @@ def search_vector(store: Store, vector: np.ndarray, *, k: int = 10, modalities: 
         hits = list(best.values())
     status = f"on ({calibration.query}-query stats)" if calibration else "off"
     return SearchResult(hits=hits[:k], mode=mode, seconds=time.perf_counter() - start, calibration=status)
+
+
+def _ranked(table, vector, ann, fetch: int, modalities, where, calibration: Calibration | None) -> list[Hit]:
+    """The top ``fetch`` rows by cosine or, with ``calibration``, each candidate modality's top ``fetch``
+    by its own query, merged by calibrated score."""
+    if fetch == 0:
+        return []
+    if calibration is None:
+        return _query(table, vector, ann, fetch, modalities, where)
+    hits = []
+    for m in [m for m in calibration.modalities if not modalities or m in modalities]:
+        for h in _query(table, vector, ann, fetch, [m], where):
+            h.calibrated_score = calibration.z(m, h.score)
+            hits.append(h)
+    return sorted(hits, key=lambda h: (-h.calibrated_score, -h.score))
 
 
 def _query(
@@ -177,11 +185,11 @@ def search(store: Store, model, query: OmniInput, *, calibration: str = "auto", 
         kwargs.get("k", 10), kwargs.get("modalities"), kwargs.get("where")
     )
     meta = store.sidecar()
-    if meta.get("model_id") and (meta["model_id"], meta["weights_hash"]) != (
+    if meta.get("model_id") and (meta["model_id"], meta.get("weights_hash")) != (
         model.model_id,
         model.weights_hash,
     ):
-        raise IndexMismatchError(f"{store.path} was built with {meta['model_id']} ({meta['weights_hash']}); "
+        raise IndexMismatchError(f"{store.path} was built with {meta['model_id']} ({meta.get('weights_hash', 'no weights hash')}); "
                                  f"search with the same model, not {model.model_id}")  # fmt: skip
     table = store.table()
     cal, status = choose(meta, mode=calibration, query=query.modalities(), weights_hash=model.weights_hash,

@@ -19,7 +19,7 @@ from omniret.model.composer import Composer
 from omniret.model.poolers import build_pooler
 from omniret.model.projector import Projector
 from omniret.model.resampler import SeparateMediaResamplers, SharedMediaResampler, interpolate_video
-from omniret.towers import Tower, build_tower
+from omniret.towers import LazyTower, Tower, build_tower
 
 
 @dataclass
@@ -50,8 +50,10 @@ class OmniRet(nn.Module):
         self.stage = 0
 
     @classmethod
-    def build(cls, config: ModelConfig, *, load_weights: bool = True) -> OmniRet:
-        """Towers and composer from their local weights (``load_weights``), heads freshly initialised."""
+    def build(cls, config: ModelConfig, *, load_weights: bool = True, lazy_towers: bool = False) -> OmniRet:
+        """Towers and composer from their local weights (``load_weights``), heads freshly initialised.
+        ``lazy_towers``: each tower is built when first used (``towers/lazy.py``; inference loading)."""
+        make = LazyTower if lazy_towers else build_tower
         r = config.resampler
         kwargs = dict(
             dim=config.dim,
@@ -67,7 +69,7 @@ class OmniRet(nn.Module):
         )
         return cls(
             config=config,
-            towers={k: build_tower(t, load_weights=load_weights) for k, t in config.towers.items()},
+            towers={k: make(t, load_weights=load_weights) for k, t in config.towers.items()},
             projectors={k: Projector(in_dim=t.dim, dim=config.dim) for k, t in config.towers.items()},
             resampler=_build_resampler(r.kind, kwargs),
             composer=Composer.from_config(config.composer, dim=config.dim, load_weights=load_weights),

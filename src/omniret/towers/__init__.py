@@ -4,5 +4,6 @@ kinds, each registering its kinds in ``TOWERS``: ``standins`` (random, declared 
 
 from omniret.towers import hf, packaged, standins  # noqa: F401  (each registers its kinds)
 from omniret.towers.base import TOWERS, Tower, build_tower
+from omniret.towers.lazy import LazyTower
 
-__all__ = ["TOWERS", "Tower", "build_tower"]
+__all__ = ["TOWERS", "LazyTower", "Tower", "build_tower"]

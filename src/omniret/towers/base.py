@@ -62,7 +62,7 @@ def build_tower(cfg: TowerConfig, *, load_weights: bool = True) -> Tower:
         raise ValueError(
             f"towers.{cfg.modality}: built tower has width {tower.dim}, config says dim={cfg.dim}"
         )
-    tower.recipe = _recipe(cfg)
+    tower.recipe = recipe_of(cfg)
     tower.tower_id = tower_id(cfg)
     return tower.freeze()
 
@@ -74,7 +74,8 @@ def tower_id(cfg: TowerConfig) -> str:
     return f"{cfg.kind}:{cfg.path}:{recipe_hash(identity)}" if cfg.path else ""
 
 
-def _recipe(cfg: TowerConfig) -> ImageRecipe | AudioRecipe:
+def recipe_of(cfg: TowerConfig) -> ImageRecipe | AudioRecipe:
+    """The preprocessing recipe of a tower, from its config alone (no weights are read)."""
     if cfg.modality == "audio":
         return AudioRecipe(n_mels=cfg.n_mels)
     if cfg.kind == "hf-vision" and cfg.path:
