@@ -248,7 +248,8 @@ def load_checkpoint(
 ) -> OmniRet:
     """An inference model (eval mode, frozen; LoRA folded into the composer unless ``merge_lora`` is
     False, which training needs to go on updating the adapters). An inference model builds each
-    tower on first use (a text query loads neither the image nor the audio tower).
+    tower on first use (a text query loads neither the image nor the audio tower) and, without LoRA
+    adapters, a plain BERT composer without importing transformers (``model/bert.py``).
 
     ``verify`` (default) checks the bytes of heads.safetensors against the manifest's ``heads_sha256``
     (when recorded) and recomputes the weights hash against its ``weights_hash`` (``verify_weights``);
@@ -259,9 +260,12 @@ def load_checkpoint(
             f"{path} is not an omniret checkpoint (needs {CONFIG_FILE} and {HEADS_FILE})"
         )
     sha256 = recorded_sha256(read_manifest(path), path) if verify else None  # before the model is built
-    model = OmniRet.build(load_config(path / CONFIG_FILE, overrides), lazy_towers=merge_lora)
     state = read_heads(path, sha256=sha256)
-    if any("lora_" in k for k in state):
+    lora = any("lora_" in k for k in state)
+    # inference: towers on first use, and a composer without LoRA adapters built without transformers
+    model = OmniRet.build(load_config(path / CONFIG_FILE, overrides), lazy_towers=merge_lora,
+                          native_composer=merge_lora and not lora)  # fmt: skip
+    if lora:
         model.set_stage(2, init_video_from_image=False)
     expected = head_state(model)
     missing, unexpected = set(expected) - set(state), set(state) - set(expected)

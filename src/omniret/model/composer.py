@@ -17,6 +17,7 @@ from omniret._quiet import quiet_transformers
 from omniret.assets import resolve
 from omniret.config import ComposerConfig, LoraConfig
 from omniret.inputs.sample import PLACEHOLDER
+from omniret.model.bert import load_native_bert
 from omniret.model.tokenizer import BYTE_VOCAB_SIZE, byte_level_tokenizer
 
 
@@ -56,8 +57,15 @@ class Composer(nn.Module):
         self.has_lora = False
 
     @classmethod
-    def from_config(cls, cfg: ComposerConfig, *, dim: int, load_weights: bool = True) -> Composer:
-        backbone, tokenizer = load_backbone(cfg, load_weights=load_weights)
+    def from_config(
+        cls, cfg: ComposerConfig, *, dim: int, load_weights: bool = True, native: bool = False
+    ) -> Composer:
+        """``native``: a plain BERT composer for inference is built without transformers
+        (``model/bert.py``); anything else, or training, goes through transformers."""
+        native_parts = None
+        if native and load_weights and cfg.path is not None:
+            native_parts = load_native_bert(resolve(cfg.path, what="composer.path"))
+        backbone, tokenizer = native_parts or load_backbone(cfg, load_weights=load_weights)
         if backbone.config.hidden_size != dim:
             raise ValueError(f"composer hidden size {backbone.config.hidden_size} != model dim {dim}")
         composer = cls(

@@ -50,9 +50,12 @@ class OmniRet(nn.Module):
         self.stage = 0
 
     @classmethod
-    def build(cls, config: ModelConfig, *, load_weights: bool = True, lazy_towers: bool = False) -> OmniRet:
+    def build(cls, config: ModelConfig, *, load_weights: bool = True, lazy_towers: bool = False,
+              native_composer: bool = False) -> OmniRet:  # fmt: skip
         """Towers and composer from their local weights (``load_weights``), heads freshly initialised.
-        ``lazy_towers``: each tower is built when first used (``towers/lazy.py``; inference loading)."""
+        For inference: ``lazy_towers`` builds each tower when first used (``towers/lazy.py``);
+        ``native_composer`` builds a plain BERT composer without transformers (``model/bert.py``;
+        it takes no LoRA, so such a model is not for stage-2 training)."""
         make = LazyTower if lazy_towers else build_tower
         r = config.resampler
         kwargs = dict(
@@ -72,7 +75,9 @@ class OmniRet(nn.Module):
             towers={k: make(t, load_weights=load_weights) for k, t in config.towers.items()},
             projectors={k: Projector(in_dim=t.dim, dim=config.dim) for k, t in config.towers.items()},
             resampler=_build_resampler(r.kind, kwargs),
-            composer=Composer.from_config(config.composer, dim=config.dim, load_weights=load_weights),
+            composer=Composer.from_config(
+                config.composer, dim=config.dim, load_weights=load_weights, native=native_composer
+            ),
             pooler=build_pooler(config.dim, config.pooler),
         )
 
