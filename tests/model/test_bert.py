@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -79,9 +80,16 @@ def test_only_a_plain_bert_directory_is_taken(tmp_path):
     assert native_config(tmp_path) is None  # no tokenizer.json: transformers reads vocab.txt itself
 
 
-def test_the_shipped_model_searches_without_importing_transformers():
+@pytest.mark.parametrize(
+    ("switch", "expected"), [("1", ["NativeBert", "False"]), ("0", ["BertModel", "True"])]
+)
+def test_the_shipped_model_encodes_without_importing_transformers(switch, expected):
+    """OMNIRET_NATIVE_COMPOSER=0 is the escape back to transformers."""
     code = ("import sys; from omniret.api import load_model; from omniret.inputs import OmniInput; "
             "m = load_model('omniret-small', cache=False); v = m.encode([OmniInput(text='a dog barking')]); "
-            "print(type(m.model.composer.backbone).__name__, v.shape, 'transformers' in sys.modules)")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["NativeBert", "(1,", "1024)", "False"]
+            "print(type(m.model.composer.backbone).__name__, v.shape[1], 'transformers' in sys.modules)")  # fmt: skip
+    env = {**os.environ, "OMNIRET_NATIVE_COMPOSER": switch}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert out.split() == [expected[0], "1024", expected[1]]

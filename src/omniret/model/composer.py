@@ -8,6 +8,7 @@ LoRA comes from peft, never hand-written.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import torch
@@ -61,8 +62,10 @@ class Composer(nn.Module):
         cls, cfg: ComposerConfig, *, dim: int, load_weights: bool = True, native: bool = False
     ) -> Composer:
         """``native``: a plain BERT composer for inference is built without transformers
-        (``model/bert.py``); anything else, or training, goes through transformers."""
+        (``model/bert.py``; ``OMNIRET_NATIVE_COMPOSER=0`` turns that off); anything else, or
+        training, goes through transformers."""
         native_parts = None
+        native = native and os.environ.get("OMNIRET_NATIVE_COMPOSER", "1") != "0"  # "0": transformers always
         if native and load_weights and cfg.path is not None:
             native_parts = load_native_bert(resolve(cfg.path, what="composer.path"))
         backbone, tokenizer = native_parts or load_backbone(cfg, load_weights=load_weights)

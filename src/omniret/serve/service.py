@@ -1,7 +1,8 @@
 """The long-lived state of one server: the model (behind the batcher), the index, jobs, metrics.
 
 The model loads on a background thread at start-up, so ``/healthz`` answers at once and
-``/readyz`` turns ready only after the model has loaded and one real encode went through it.
+``/readyz`` turns ready only after the model has loaded, one real encode went through it and the
+index (if there is one yet) has been opened.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Service:
             self.index = Index(s.db, model=self.batched)
             if s.warmup:
                 self._batcher.run([OmniInput(text="warm-up")])
+                self.index.store.table()  # opens LanceDB (its import is ~1.4 s): ready means ready to search
             self.ready.set()
         except Exception as err:
             self.error = f"{type(err).__name__}: {err}"
