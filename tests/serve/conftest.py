@@ -15,8 +15,10 @@ import uvicorn
 from PIL import Image
 
 from omniret.api import load_model
+from omniret.baselines.fusion import RandomRanker
 from omniret.index import Index
 from omniret.serve import ServeSettings, create_app
+from omniret.serve.service import Service
 from tests.helpers.media import sine, write_audio, write_video
 
 KEY = "test-key-0123456789"
@@ -89,3 +91,15 @@ def keyed_server(settings, served_model):
     running.wait_ready()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def failed_service(tmp_path):
+    """A service given a model that cannot embed (the random ranker), once its loader has given up."""
+    service = Service(ServeSettings(db=tmp_path / "db"), model=RandomRanker())
+    service.start()
+    deadline = time.monotonic() + 10
+    while service.error is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield service
+    service.close()
