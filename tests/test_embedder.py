@@ -101,6 +101,27 @@ def test_multi_vector_model_encodes_one_matrix_per_input(hf_dirs, media_files):
     np.testing.assert_allclose(np.linalg.norm(emb, axis=-1), 1.0, atol=1e-5)
 
 
+def test_token_states_are_unit_rows_of_real_tokens_whatever_the_batching(hf_dirs, media_files):
+    emb = tiny_embedder(hf_dirs)
+    inputs = mixed_inputs(media_files)
+    together = emb.token_states(inputs, batch_size=3)
+    assert len(together) == len(inputs) and all(t.dtype == np.float32 and t.shape[1] == 32 for t in together)
+    for x, tokens in zip(inputs, together, strict=True):
+        np.testing.assert_allclose(np.linalg.norm(tokens, axis=1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(emb.token_states([x])[0], tokens, atol=1e-5)  # padding never leaks in
+    assert together[1].shape[0] == 2 + 4  # an image: [CLS], M=4 media tokens, [SEP]
+    late = tiny_embedder(hf_dirs, video_audio="late")
+    late.model.load_state_dict(emb.model.state_dict())
+    off = tiny_embedder(hf_dirs, video_audio="off")
+    off.model.load_state_dict(emb.model.state_dict())
+    video = [OmniInput(video=media_files["vid"])]
+    [both], [frames] = late.token_states(video), off.token_states(video)
+    assert both.shape[0] == 2 * frames.shape[0]  # late fusion: the frames stream and the sound stream
+    np.testing.assert_allclose(both[: len(frames)], frames, atol=1e-5)
+    with pytest.raises(TypeError, match="token_states takes a list"):
+        emb.token_states(inputs[0])
+
+
 def test_bf16_heads_agree_with_fp32(hf_dirs, media_files):
     emb = tiny_embedder(hf_dirs)
     assert emb.precision == "fp32"  # conftest: OMNIRET_PRECISION=fp32 turns "auto" into fp32

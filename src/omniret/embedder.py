@@ -50,19 +50,8 @@ class Embedder:
 
     def encode(self, inputs: list[OmniInput], *, batch_size: int = 16, progress: bool = False) -> np.ndarray:
         """Unit embeddings (n, dim) float32 in input order; inputs are batched by modality signature."""
-        if isinstance(inputs, OmniInput):
-            raise InputTypeError("encode takes a list of OmniInput, got one OmniInput (wrap it in a list)")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-        inputs = list(inputs)
-        for i, x in enumerate(inputs):
-            if not isinstance(x, OmniInput):
-                raise InputTypeError(f"inputs[{i}] is {type(x).__name__}, expected omniret.OmniInput")
+        inputs, chunks = _chunks("encode", inputs, batch_size)
         out = None  # (n, dim), or (n, V, D) for a multi-vector pooler (scored with MaxSim)
-        # similar lengths together: padded audio tokens cost the resampler as much as real ones
-        order = sorted(range(len(inputs)), key=lambda i: (inputs[i].signature(), audio_size(inputs[i]),
-                                                          len(inputs[i].text or "")))  # fmt: skip
-        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         for chunk in track(chunks, enabled=progress, total=len(inputs), label="encoding", size=len):
             emb = self._encode_chunk([inputs[i] for i in chunk])
             _check_finite(emb, chunk, inputs, self.model_id)
@@ -78,6 +67,31 @@ class Embedder:
         with torch.autocast(device, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             emb = self.model.embed([s for group in streams for s in group])
         return fuse_streams(emb.float(), streams).numpy()
+
+    def token_states(self, inputs: list[OmniInput], *, batch_size: int = 16) -> list[np.ndarray]:
+        """Per input, the composer's final hidden states of its real tokens (text, special and resampled
+        media tokens; no padding), L2-normalised per token: (n_i, D) float32 each, in input order.
+
+        For late-interaction (MaxSim) reranking: queries and candidates pass the same composer, so their
+        tokens share one space. A video whose sound track is fused late has two streams; its matrix holds
+        the tokens of both (the text tokens twice), as a candidate's MaxSim only takes maxima over them."""
+        inputs, chunks = _chunks("token_states", inputs, batch_size)
+        out: list[np.ndarray | None] = [None] * len(inputs)
+        for chunk in chunks:
+            for i, tokens in zip(chunk, self._token_chunk([inputs[i] for i in chunk]), strict=True):
+                _check_finite(tokens[None], [i], inputs, self.model_id)
+                out[i] = tokens
+        return out  # type: ignore[return-value]
+
+    @torch.no_grad()
+    def _token_chunk(self, chunk: list[OmniInput]) -> list[np.ndarray]:
+        streams = self.samples(chunk)
+        device = next(self.model.parameters()).device.type
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            hidden, mask = self.model.token_states([s for group in streams for s in group])
+        unit = torch.nn.functional.normalize(hidden.float(), dim=-1)
+        rows = iter(unit[mask].split(mask.sum(1).tolist()))  # each stream's real tokens, (n_j, D)
+        return [torch.cat([next(rows) for _ in group]).numpy() for group in streams]
 
     def samples(self, chunk: list[OmniInput]) -> list[list[Sample]]:
         return self.pipeline.samples(chunk)
@@ -96,6 +110,22 @@ class Embedder:
         if tower is None or not hasattr(tower, "transcribe"):
             raise ValueError(f"the audio tower of {self.model_id} cannot transcribe")
         return tower.transcribe(load_audio(audio))
+
+
+def _chunks(what: str, inputs: list[OmniInput], batch_size: int) -> tuple[list[OmniInput], list[list[int]]]:
+    """The inputs, checked, and their indices in batches of one modality signature and similar lengths
+    (padded audio tokens cost the resampler as much as real ones)."""
+    if isinstance(inputs, OmniInput):
+        raise InputTypeError(f"{what} takes a list of OmniInput, got one OmniInput (wrap it in a list)")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    inputs = list(inputs)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, OmniInput):
+            raise InputTypeError(f"inputs[{i}] is {type(x).__name__}, expected omniret.OmniInput")
+    order = sorted(range(len(inputs)), key=lambda i: (inputs[i].signature(), audio_size(inputs[i]),
+                                                      len(inputs[i].text or "")))  # fmt: skip
+    return inputs, [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def _check_finite(emb: np.ndarray, rows: list[int], inputs: list[OmniInput], model_id: str) -> None:

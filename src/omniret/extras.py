@@ -15,7 +15,7 @@ from omniret.errors import OmniretError
 
 EXTRAS = {  # extra (pyproject.toml) -> the top-level packages it provides
     "media": ("PIL", "soundfile", "soxr", "av"),
-    "index": ("lancedb", "pyarrow"),
+    "index": ("lancedb", "pyarrow", "pypdfium2", "pysubs2"),
     "assets": ("faster_whisper",),
     "eval": ("matplotlib", "mido"),
     "ood": ("skimage", "sklearn", "fontTools"),

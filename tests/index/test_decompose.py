@@ -15,6 +15,7 @@ from omniret.index.decompose import (
     Segment,
     decompose,
     encode_limit,
+    passages,
     segmentation,
     text_segments,
     windows,
@@ -116,6 +117,19 @@ def test_text_passages_join_paragraphs_up_to_800_characters(tmp_path):
     (tmp_path / "blank.txt").write_text("\n\n  \n\n")
     with pytest.raises(EmptyMediaError, match="text file has no text"):
         text_segments(tmp_path / "blank.txt")
+
+
+def test_passages_join_paragraphs_within_800_characters_and_keep_long_ones_whole():
+    """The cut shared by text files and PDF pages (``passages``), computed by hand."""
+    a, b, c = "a" * 500, "b" * 299, "c" * 900
+    text = f"  intro  \n\n{a}\n\n{b}\n\n\n\n{c}\n\nend\n"
+    # intro (5) + a (500) fit; + b would be 806 > 800; c alone is over 800 and stays whole; "end" after it
+    assert passages(text) == [f"intro\n\n{a}", b, c, "end"]
+    x, y = "x" * 400, "y" * 400
+    # 400 + 400 is not over 800 (the separator is not counted): one 802-character passage
+    assert passages(f"{x}\n\n{y}") == [f"{x}\n\n{y}"]
+    assert passages("line one\nline two") == ["line one\nline two"]  # a single newline is no paragraph break
+    assert passages("") == [] and passages("\n\n  \n\n") == []
 
 
 def test_an_image_is_one_segment_and_the_recipe_is_recorded(tmp_path):

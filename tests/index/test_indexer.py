@@ -20,10 +20,8 @@ from omniret.errors import InputError
 from omniret.index import Index
 from omniret.index.files import Scan
 from omniret.index.indexer import (
-    IndexReport,
     Known,
     PrunePreview,
-    _sidecar_meta,
     asset_id,
     check_prune_roots,
     commit_batches,
@@ -197,19 +195,3 @@ def test_prune_candidates_are_files_gone_from_under_a_root_by_whole_components(t
 
 def test_prune_preview_rows_add_up():
     assert PrunePreview([("a", 3), ("b", 1)], []).rows == 4 and PrunePreview([], []).rows == 0
-
-
-def test_a_metadata_sidecar_beside_the_file_is_read_and_a_bad_one_warned_about(tmp_path):
-    """``photo.png.json`` wins over ``photo.json``; one that is not a JSON object is ignored, said so."""
-    photo = tmp_path / "photo.png"
-    photo.write_bytes(b"")
-    assert _sidecar_meta(photo) == {}
-    (tmp_path / "photo.json").write_text('{"from": "stem"}')
-    assert _sidecar_meta(photo) == {"from": "stem"}
-    (tmp_path / "photo.png.json").write_text('{"from": "full name"}')
-    assert _sidecar_meta(photo) == {"from": "full name"}
-    (tmp_path / "photo.png.json").write_text("[1, 2]")
-    report = IndexReport()
-    assert _sidecar_meta(photo, report) == {}
-    assert report.warnings == [(str(photo), f"metadata sidecar {tmp_path / 'photo.png.json'} is not a JSON "
-                                             "object: ignored")]  # fmt: skip

@@ -75,6 +75,17 @@ def test_video_frames_and_video_features_agree():
     torch.testing.assert_close(feats, raw, atol=1e-5, rtol=1e-4)
 
 
+def test_token_states_are_the_unpooled_states_embed_pools():
+    m = model().train()
+    samples = [Sample(text="a cat", instruction="Find an image."), Sample(media=[image()]),
+               Sample(media=[audio(9), image()])]  # fmt: skip
+    hidden, mask = m.token_states(samples)
+    assert m.training and hidden.shape[:2] == mask.shape and hidden.shape[-1] == 32  # mode restored
+    assert mask.sum(1).tolist()[1:] == [2 + 4, 2 + 4 + 4]  # [CLS], M=4 resampled tokens per medium, [SEP]
+    pooled = torch.nn.functional.normalize(m.pooler(hidden, mask), dim=-1)
+    torch.testing.assert_close(pooled, m.embed(samples), atol=1e-5, rtol=1e-4)  # the forward path, unpooled
+
+
 def test_queries_carry_instructions_candidates_do_not():
     m = model().eval()
     plain = m.embed([Sample(text="a cat")])

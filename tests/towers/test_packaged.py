@@ -103,3 +103,34 @@ def test_assets_resolve_and_missing_ones_are_named(tmp_path):
         asset_path("clip")
     with pytest.raises(AssetMissingError, match=r"composer\.path: local path not found: .*nowhere"):
         resolve(str(tmp_path / "nowhere"), what="composer.path")
+
+
+def test_whisper_speech_cues_are_timed_sorted_and_inside_the_clip(whisper, tmp_path):
+    from tests.helpers.speech import spoken_wav
+
+    text = "the quarterly budget meeting starts at noon. please bring the sales figures"
+    wave = load_audio(spoken_wav(tmp_path / "s.wav", text, lead_silence=2.0))
+    seconds = wave.size / 16000
+    cues = whisper.speech_cues(wave)
+    assert cues and [c[0] for c in cues] == sorted(c[0] for c in cues), cues
+    assert all(0.0 <= start < end <= seconds for start, end, _ in cues), (seconds, cues)
+    assert 1.0 <= cues[0][0] <= 2.5, cues  # word timing: speech begins at 2.0 s (segment tokens say 0.0)
+    assert "budget" in " ".join(c[2] for c in cues).lower()
+    assert whisper.speech_cues(np.zeros(5 * 16000, np.float32)) == []
+    assert "budget" in whisper.speech_text(wave).lower()  # the shared filter keeps real speech
+
+
+def test_whisper_confidence_rule_boundaries():
+    from types import SimpleNamespace
+
+    from omniret.towers.packaged import WhisperCT2Tower
+
+    def seg(no_speech=0.1, logprob=-0.5, ratio=1.5):
+        return SimpleNamespace(no_speech_prob=no_speech, avg_logprob=logprob, compression_ratio=ratio)
+
+    assert WhisperCT2Tower.confident(seg()) and WhisperCT2Tower.confident(seg(0.6, -1.0, 2.4))
+    assert not WhisperCT2Tower.confident(seg(no_speech=0.61))
+    assert not WhisperCT2Tower.confident(seg(logprob=-1.01))
+    assert not WhisperCT2Tower.confident(seg(ratio=2.41))
+    assert WhisperCT2Tower.confident(seg(no_speech=0.7), no_speech_max=0.8)
+    assert not WhisperCT2Tower.confident(seg(logprob=-0.5), min_avg_logprob=-0.4)

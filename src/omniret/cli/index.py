@@ -10,12 +10,13 @@ import typer
 from omniret.errors import InputError, OmniretError
 from omniret.index import FilterError, Index
 from omniret.index.ann import check_target
+from omniret.index.annotate import SETTINGS
 from omniret.index.calibrate import MODALITIES, MODES
 from omniret.index.decompose import VIDEO_MODES
 from omniret.index.files import scan, terminal_safe
 from omniret.index.indexer import check_prune_roots, prune_preview
 from omniret.index.roots import Boundary
-from omniret.index.search import GROUPS
+from omniret.index.search import GROUPS, SEARCH_MODES
 from omniret.index.store import Store, lock_timeout
 from omniret.inputs import OmniInput
 
@@ -84,6 +85,13 @@ def index(
         help="Video moments: 'fixed' (every 10 s) or 'shots' (cut at shot changes, at most 10 s). "
         "Default: the index's own; 'fixed' for a new index.",
     ),
+    transcripts: str = typer.Option(
+        "auto",
+        "--transcripts",
+        help="Store what is said in audio windows and video moments (Whisper transcript; sidecar .srt/.vtt "
+        "subtitles win when present): 'on', 'off', or 'auto' (the index's own setting; on for a new index "
+        "when the model has a Whisper tower).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     lock_timeout: float = typer.Option(
         10.0, "--lock-timeout", envvar="OMNIRET_LOCK_TIMEOUT", help=LOCK_TIMEOUT_HELP, callback=_lock_timeout
@@ -102,7 +110,11 @@ def index(
         "can then copy any file you can read into the index; docs/SECURITY.md). Recorded in the index.",
     ),
 ) -> None:
-    """Index images, audio, video and text files into one table; unchanged files are skipped.
+    """Index images, audio, video, text and PDF files into one table; unchanged files are skipped.
+
+    A PDF becomes one image row per page plus its text passages; audio windows and video moments carry
+    their transcript or subtitles. Every row's words (file name, text, speech, metadata) go into a
+    full-text index for `omniret search --mode keyword|hybrid`.
 
     Per-modality score statistics (for --calibration) are recomputed whenever the table changed. Entries
     that cannot be indexed (broken or looping symlinks, FIFOs, sockets, devices, unreadable files and
@@ -110,6 +122,8 @@ def index(
     run goes on."""
     boundary = Boundary.of(paths, follow_links=follow_links, allow_outside=allow_outside_roots)
 
+    if transcripts not in SETTINGS:
+        raise InputError(f"--transcripts must be one of {', '.join(SETTINGS)}, not {transcripts!r}")
     if video_segments not in (None, *VIDEO_MODES):
         raise InputError(f"--video-segments must be one of {', '.join(VIDEO_MODES)}, not {video_segments!r}")
     if build_ann:
@@ -130,7 +144,8 @@ def index(
     ix = Index(db, model=model, lock_timeout=lock_timeout, verify=not no_verify)
     report = ix.add(paths, meta=_parse_meta(meta), prune=prune, progress=not quiet, batch_files=batch_files,
                     video_segments=video_segments, follow_links=follow_links,
-                    allow_outside_roots=allow_outside_roots, log=typer.echo if quiet else None)  # fmt: skip
+                    allow_outside_roots=allow_outside_roots, log=typer.echo if quiet else None,
+                    transcripts=transcripts)  # fmt: skip
     pruned = f"pruned {len(report.pruned)} files" + (f" ({report.pruned_rows} rows)" if report.pruned else "")
     typer.echo(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {report.unchanged}, "
                f"{pruned}; wrote {report.rows_written} rows")  # fmt: skip
@@ -187,8 +202,25 @@ def search(
         "cosine ('off'), or 'auto': on when the index holds two or more modalities and has stats for its "
         "model. A --modality filter to one modality always ranks by raw cosine.",
     ),
+    mode: str = typer.Option(
+        "dense",
+        "--mode",
+        help="'dense' (embeddings), 'keyword' (BM25 over file names, passages, transcripts, subtitles and "
+        "metadata; no model is loaded) or 'hybrid' (both, fused by reciprocal rank, k=60). Keyword and "
+        "hybrid rank by the query's text.",
+    ),
+    rerank: bool = typer.Option(
+        False,
+        "--rerank",
+        help="Second stage: re-score the first stage's top --rerank-top hits by late interaction (MaxSim "
+        "over the composer's token states, recomputed from each row's text or file; OmniRet models only).",
+    ),
+    rerank_top: int = typer.Option(100, "--rerank-top", help="How many first-stage hits --rerank re-scores."),
     as_json: bool = typer.Option(
-        False, "--json", help="Print results as JSON (raw 'score' and 'calibrated_score' per hit)."
+        False,
+        "--json",
+        help="Print results as JSON (raw 'score', 'calibrated_score' per hit; hybrid: 'dense_score', "
+        "'keyword_score', and the fusion under 'ranking').",
     ),
     no_verify: bool = typer.Option(False, "--no-verify", help=NO_VERIFY_HELP),
 ) -> None:
@@ -200,6 +232,12 @@ def search(
     import math
 
     # every option is checked before the index is opened or the model loaded
+    if mode not in SEARCH_MODES:
+        raise InputError(f"--mode must be one of {', '.join(SEARCH_MODES)}, not {mode!r}")
+    if mode != "dense" and not (text or "").strip():
+        raise InputError(f"--mode {mode} ranks by words: give a query text")
+    if rerank_top < 1:
+        raise InputError(f"--rerank-top must be a positive number of hits, not {rerank_top}")
     if calibration not in MODES:
         raise InputError(f"--calibration must be one of {', '.join(MODES)}, not {calibration!r}")
     if k < 1:
@@ -228,7 +266,7 @@ def search(
             text=text, image=image, audio=audio, video=vpath, instruction=instruction, span=span
         )
         result = ix.search(query, k=k, modalities=mods, where=where, group_by_asset=group_by == "asset",
-                           calibration=calibration)  # fmt: skip
+                           calibration=calibration, mode=mode, rerank=rerank_top if rerank else None)  # fmt: skip
     except FilterError as err:
         raise InputError(f"--where: {err}") from None
     except OmniretError:
@@ -236,18 +274,26 @@ def search(
     except (ValueError, FileNotFoundError) as err:  # OmniInput's own checks, calibration "on" without stats
         raise InputError(str(err)) from None
     if as_json:
-        typer.echo(json.dumps({"mode": result.mode, "calibration": result.calibration,
+        typer.echo(json.dumps({"mode": result.mode, "calibration": result.calibration, "ranking": result.ranking,
                                "hits": [h.as_dict() for h in result.hits]}, indent=1))  # fmt: skip
         return
-    typer.echo(f"{len(result.hits)} results ({result.mode}, calibration {result.calibration}, "
+    ranked = ("hybrid: rrf, " if mode == "hybrid" else "") + ("reranked, " if rerank else "")
+    typer.echo(f"{len(result.hits)} results ({ranked}{result.mode}, calibration {result.calibration}, "
                f"{1000 * result.seconds:.0f} ms)")  # fmt: skip
     for rank, h in enumerate(result.hits, 1):
-        moment = (
-            f" [{h.t0:.1f}-{h.t1:.1f} s]" if h.t0 is not None and h.modality in ("audio", "video") else ""
-        )
-        snippet = f"  “{h.text[:60]}”" if h.text else ""
-        z = f" z {h.calibrated_score:+6.2f}" if h.calibrated_score is not None else ""
-        typer.echo(terminal_safe(f"{rank:>3}. {h.score:.3f}{z}  {h.modality:<6} {h.uri}{moment}{snippet}"))
+        typer.echo(terminal_safe(hit_line(rank, h)))
+
+
+def hit_line(rank: int, h) -> str:
+    """One result: score, modality, file, and where in it (moment, page) with what it says."""
+    moment = f" [{h.t0:.1f}-{h.t1:.1f} s]" if h.t0 is not None and h.modality in ("audio", "video") else ""
+    page = f" p.{h.page}" if h.page is not None else ""
+    words = h.text or h.speech
+    said = "said: " if not h.text and h.speech else ""
+    snippet = f"  {said}“{' '.join(words.split())[:60]}”" if words else ""
+    z = f" z {h.calibrated_score:+6.2f}" if h.calibrated_score is not None else ""
+    r = f" r {h.rerank_score:.3f}" if h.rerank_score is not None else ""
+    return f"{rank:>3}. {h.score:.3f}{z}{r}  {h.modality:<6} {h.uri}{page}{moment}{snippet}"
 
 
 def delete(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from omniret.errors import InputError
@@ -10,7 +11,17 @@ from omniret.index.ann import build_ann, check_target
 from omniret.index.files import display
 from omniret.index.filters import FilterError, check_filter, filter_problem, quote
 from omniret.index.indexer import BATCH_FILES, Indexer, IndexReport
-from omniret.index.search import ANN_MIN_ROWS, SearchResult, check_options, search, search_vector
+from omniret.index.rerank import check_top, require_rerank
+from omniret.index.rerank import rerank as rerank_hits
+from omniret.index.search import (
+    ANN_MIN_ROWS,
+    SEARCH_MODES,
+    SearchResult,
+    check_mode,
+    check_options,
+    search,
+    search_vector,
+)
 from omniret.index.store import SIDECAR, IndexMismatchError, IndexNotFoundError, SidecarError, Store
 from omniret.inputs import OmniInput
 from omniret.inputs.modality import MEDIA_NAMES
@@ -59,41 +70,61 @@ class Index:
     def add(self, paths, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
             batch_files: int = BATCH_FILES, max_file_bytes: int | None = None, video_segments: str | None = None,
             follow_links: bool = False, allow_outside_roots: bool = False, log=None,
-            on_progress=None) -> IndexReport:  # fmt: skip
+            on_progress=None, transcripts: str = "auto") -> IndexReport:  # fmt: skip
         """``video_segments``: "fixed" (10 s) or "shots"; None keeps the index's own (new: "fixed").
         The per-modality calibration stats are recomputed at the end whenever the table changed.
         Nothing outside the roots ``paths`` is read unless ``follow_links`` and ``allow_outside_roots``
-        (docs/SECURITY.md). ``on_progress(done, total)`` is called with files finished of files to index."""
+        (docs/SECURITY.md). ``on_progress(done, total)`` is called with files finished of files to index.
+        ``transcripts``: "auto" (the index's setting; a new index transcribes speech when the model has a
+        Whisper tower), "on" or "off" (``index/annotate.py``); sidecar subtitles are used either way."""
         limits = {"max_file_bytes": max_file_bytes} if max_file_bytes else {}
         spec = self._model
         source = str(Path(spec).resolve()) if isinstance(spec, (str, Path)) and Path(spec).exists() else None
         return Indexer(
             self.store, self.model, batch_files=batch_files, log=log, video_segments=video_segments,
-            model_source=source, on_progress=on_progress, **limits
+            model_source=source, on_progress=on_progress, transcripts=transcripts, **limits
         ).add(list(paths), meta=meta, prune=prune, progress=progress, follow_links=follow_links,
               allow_outside_roots=allow_outside_roots)  # fmt: skip
 
     def search(self, query: OmniInput | str, *, k: int = 10, modalities: list[str] | None = None,
-               where: str | None = None, group_by_asset: bool = False,
-               calibration: str = "auto") -> SearchResult:  # fmt: skip
+               where: str | None = None, group_by_asset: bool = False, calibration: str = "auto",
+               mode: str = "dense", rerank: int | None = None) -> SearchResult:  # fmt: skip
         """Hits keep the raw cosine as ``score``; ranked by ``calibrated_score`` when calibrated.
         ``calibration``: "auto" (when the index holds several modalities and has stats of this model),
         "on" (ValueError without such stats) or "off"; one-modality filters and composed queries rank
         by raw cosine either way (``index/calibrate.py``; ``SearchResult.calibration`` says which).
         ``k`` above the row count returns every row; ``k`` < 1, an unknown modality or a malformed
-        ``where`` raise ``InputError`` (before the model is loaded)."""
+        ``where`` raise ``InputError`` (before the model is loaded). ``mode``: "dense" (vectors), "keyword"
+        (BM25 over the rows' words: file names, passages, transcripts, subtitles, metadata; no model is
+        loaded) or "hybrid" (both, fused by reciprocal rank; ``SearchResult.ranking`` records how).
+        ``rerank=N``: the first stage's top N are re-scored by late interaction (``index/rerank.py``; an
+        OmniRet model only), then the top ``k`` of them returned."""
         k, modalities, where = check_options(k, modalities, where)
         self.require()
         if isinstance(query, str):
             query = OmniInput(text=query)
+        check_mode(mode, query.text, 0)
+        first = k if rerank is None else max(k, check_top(rerank))
+        if rerank is not None:
+            require_rerank(self.model)
+        if mode == "keyword" and rerank is None:
+            return search(self.store, None, query, k=k, modalities=modalities, where=where,
+                          group_by_asset=group_by_asset, mode=mode)  # fmt: skip
         if query.instruction is None:  # the model's own words for "find <modality>" / "find anything"
             from dataclasses import replace
 
             query = replace(
                 query, instruction=self.default_instruction(modalities or _composed_target(query))
             )
-        return search(self.store, self.model, query, k=k, modalities=modalities, where=where,
-                      group_by_asset=group_by_asset, calibration=calibration)  # fmt: skip
+        result = search(self.store, self.model, query, k=first, modalities=modalities, where=where,
+                        group_by_asset=group_by_asset, calibration=calibration, mode=mode)  # fmt: skip
+        if rerank is not None:
+            start = time.perf_counter()
+            result.hits = rerank_hits(self.model, query, result.hits, top=rerank)[:k]
+            result.seconds += time.perf_counter() - start
+            result.ranking = {**result.ranking, "rerank": {"method": "maxsim", "top": rerank,
+                                                           "tokens": "composer final hidden states"}}  # fmt: skip
+        return result
 
     def default_instruction(self, modalities: list[str] | None) -> str | None:
         """The instruction the model was trained to use for a search over ``modalities`` (None: all).
@@ -214,7 +245,7 @@ def _stored_copies(cols, keyframes: int) -> dict:
     return {"text_passages": texts, "keyframes": keyframes, "metadata": metas, "paths": cols.num_rows}
 
 
-__all__ += ["ANN_MIN_ROWS", "search_vector"]
+__all__ += ["ANN_MIN_ROWS", "SEARCH_MODES", "search_vector"]
 
 
 def _composed_target(query: OmniInput) -> list[str] | None:

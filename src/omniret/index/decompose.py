@@ -41,6 +41,7 @@ class Segment:
     text: str | None = None  # passage text / snippet stored for display
     keyframe_at: float | None = None  # video: the time of the frame shown for this moment
     pooled: bool = False  # a window of a recording too long to encode whole: the whole row is pooled
+    modality: str | None = None  # the row's own modality where it differs from its file's (PDF: image, text)
     thumbnail: bytes | None = None  # JPEG shown with the hit (a document page), stored in ``keyframe``
     page: int | None = None  # a document's page (1-based) this row shows or was extracted from
     speech: str | None = None  # what is said in an audio window / video moment (transcript or subtitles)
@@ -218,18 +219,25 @@ def text_segments(path: Path) -> tuple[list[Segment], float]:
     """Paragraph-aligned passages of at most ~800 characters."""
 
     text = read_text(path)  # UTF-8 (a few bad bytes become U+FFFD) or UTF-16/32 by byte-order mark
-    passages, current = [], ""
+    parts = passages(text)
+    if not parts:
+        raise EmptyMediaError(str(path), "text file has no text")
+    segs = [Segment(f"p{i}", None, None, OmniInput(text=p[:4000]), text=p) for i, p in enumerate(parts)]
+    return segs, max(1.0, len(text) / 2000)
+
+
+def passages(text: str) -> list[str]:
+    """Paragraphs (split at blank lines, stripped) joined by a blank line while the passage stays within
+    ``PASSAGE_CHARS`` (the separator not counted); a longer paragraph is a passage of its own."""
+    parts, current = [], ""
     for para in [p.strip() for p in text.split("\n\n") if p.strip()]:
         if current and len(current) + len(para) > PASSAGE_CHARS:
-            passages.append(current)
+            parts.append(current)
             current = ""
         current = f"{current}\n\n{para}".strip()
     if current:
-        passages.append(current)
-    if not passages:
-        raise EmptyMediaError(str(path), "text file has no text")
-    segs = [Segment(f"p{i}", None, None, OmniInput(text=p[:4000]), text=p) for i, p in enumerate(passages)]
-    return segs, max(1.0, len(text) / 2000)
+        parts.append(current)
+    return parts
 
 
 def segmentation(video: str = "fixed") -> dict:

@@ -202,7 +202,9 @@ def walk(paths: list[str | Path], *, skip: Path | None = None) -> list[Path]:
 
 
 def detect(path: Path, head: bytes) -> str | None:
-    """image | audio | video | text, or None for anything we do not index."""
+    """image | audio | video | text | document (PDF, by content), or None for anything we do not index."""
+    if head.find(b"%PDF-", 0, 1024) >= 0:  # readers accept up to 1 KiB of junk before the header
+        return "document"
     kind = sniff(head)
     if kind == "container":
         return _probe(path)
@@ -222,7 +224,8 @@ def _probe(path: Path) -> str | None:
 def duration(path: Path, modality: str | None, size: int) -> float:
     """Seconds of media, read from container headers (no decoding), for progress and ETA.
 
-    Images count as one second and text as one second per 2,000 characters: roughly what they cost.
+    Images count as one second, text as one second per 2,000 characters and a PDF as one per 50 kB:
+    roughly what they cost.
     """
     if modality in ("audio", "video"):
         try:
@@ -232,4 +235,6 @@ def duration(path: Path, modality: str | None, size: int) -> float:
         except Exception:  # a broken file is reported when it is decoded
             pass
         return 1.0
+    if modality == "document":
+        return max(1.0, size / 50_000)  # a PDF page (an image and its passages) per ~50 kB
     return max(1.0, size / 2000) if modality == "text" else 1.0

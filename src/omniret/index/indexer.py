@@ -27,10 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from omniret.errors import InputError
+from omniret.index import annotate
 from omniret.index.calibrate import calibrate, is_current
 from omniret.index.decompose import decompose, encode_limit, segmentation, with_pooled_whole
+from omniret.index.documents import pdf_segments
 from omniret.index.files import Scan, detect, display, duration, printable, scan
 from omniret.index.filters import quote
+from omniret.index.keyword import RECIPE as KEYWORD_RECIPE
+from omniret.index.keyword import ensure_fts, keywords_text
+from omniret.index.metadata import sidecar_meta
 from omniret.index.roots import Boundary, ReadGuard
 from omniret.index.store import Store
 from omniret.inputs import OmniInput
@@ -42,7 +47,6 @@ from omniret.progress import bar as progress_bar
 MAX_FILE_BYTES = 2 * 1024**3
 BATCH_FILES = 8  # files per commit (P2 on real media: 8 -> 1.12x, 16 -> 1.16x, 32 -> 1.29x the towers)
 BATCH_MEDIA_SECONDS = 1800.0  # ... and at most 30 min of media, so decoded audio stays bounded
-MAX_SIDECAR_BYTES = 1 << 20  # a metadata sidecar larger than this is ignored (with a warning)
 
 
 @dataclass
@@ -88,7 +92,8 @@ def asset_id(path: str | bytes | os.PathLike) -> str:
 class Indexer:
     def __init__(self, store: Store, model, *, batch_files: int = BATCH_FILES, max_audio_seconds: float = 4 * 3600,
                  max_file_bytes: int = MAX_FILE_BYTES, video_segments: str | None = None,
-                 model_source: str | None = None, log=None, on_progress=None) -> None:  # fmt: skip
+                 model_source: str | None = None, log=None, on_progress=None, transcripts: str = "auto",
+                 transcriber=None) -> None:  # fmt: skip
         self.store, self.model, self.batch_files, self.max_file_bytes = (
             store,
             model,
@@ -102,6 +107,9 @@ class Indexer:
         self.weights_hash = model.weights_hash  # hashes every head tensor: once per job, not per row
         self.wanted_segmentation = segmentation(video_segments) if video_segments else None
         self.video_mode = "fixed"
+        # transcripts: auto | on | off (``annotate.choose``); transcriber: any object with ``speech_cues``
+        # (default: the model's Whisper tower)
+        self.transcripts, self.transcriber, self.tower = transcripts, transcriber, None
 
     def add(
         self, paths: list, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
@@ -128,12 +136,14 @@ class Indexer:
             self.store.check_model(self.model.model_id, self.weights_hash, self.recipe_hash, self.model.dim,
                                    source=self.model_source)  # fmt: skip
             self.store.record_access(self.boundary)
+            self._record_text_recipes()
             table = self.store.table(self.model.dim)
             known = _known(table)  # asset id -> what the table holds about that file
             todo = self._plan(found.files, known, report)
             self._ingest(table, todo, known, meta or {}, report, progress)
             if prune:
                 self._prune(table, found, known, paths, report)
+            ensure_fts(table)  # the keyword index: built once, then kept current by optimize
             if report.pruned:  # nothing of a pruned file stays on disk, not even in old table versions
                 self.store.purge(table)
             elif report.rows_written:
@@ -142,6 +152,14 @@ class Indexer:
                 calibrate(self.store, model_id=self.model.model_id, weights_hash=self.weights_hash,
                           encode=lambda texts: self.model.encode([OmniInput(text=t) for t in texts]))  # fmt: skip
         return report
+
+    def _record_text_recipes(self) -> None:
+        """How the index's words are made (speech and keyword recipes), chosen once per job and recorded."""
+        meta = self.store.sidecar()
+        speech, self.tower = annotate.choose(meta.get("speech"), self.transcripts, self.model,
+                                             transcriber=self.transcriber)  # fmt: skip
+        if (meta.get("speech"), meta.get("keywords")) != (speech, KEYWORD_RECIPE):
+            self.store.write_sidecar({**meta, "speech": speech, "keywords": KEYWORD_RECIPE})
 
     def _plan(
         self, files: list[Path], known: dict, report: IndexReport
@@ -199,7 +217,7 @@ class Indexer:
         parts = []
         for f, h, modality, _ in batch:
             try:
-                parts.append((f, h, modality, self._segments(f, modality)))
+                parts.append((f, h, modality, self._segments(f, modality, report)))
             except MediaError as err:
                 report.skipped.append((display(f), printable(err.reason)))
             except (OSError, RuntimeError, ValueError) as err:  # a decoder's own failure: skip the file
@@ -241,37 +259,54 @@ class Indexer:
                 report.skipped.append((display(part[0]), printable(err.reason)))
         return kept
 
-    def _segments(self, path: Path, modality: str | None):
+    def _segments(self, path: Path, modality: str | None, report: IndexReport):
         if modality is None:
-            raise UnsupportedMediaError(display(path), "not an image, audio, video or text file")
-        self.guard.unchanged(
-            path
-        )  # each read re-checks the roots and the file (the decoders open the path again)
-        return decompose(path, modality, max_audio_seconds=self.max_audio_seconds, video_mode=self.video_mode,
-                         encode_seconds=encode_limit(self.model))[0]  # fmt: skip
+            raise UnsupportedMediaError(display(path), "not an image, audio, video, text or PDF file")
+        self.guard.unchanged(path)  # each read re-checks the roots and the file (the decoders open it again)
+        if modality == "document":
+            return pdf_segments(path)[0]
+        segments, seconds = decompose(path, modality, max_audio_seconds=self.max_audio_seconds,
+                                      video_mode=self.video_mode, encode_seconds=encode_limit(self.model))  # fmt: skip
+        annotate.attach(path, modality, segments, seconds, self.tower, report.warnings)
+        return segments
 
     def _rows(
         self, path: Path, content_hash: str, modality: str, segments, vectors, meta: dict, report: IndexReport
     ) -> list[dict]:
-        file_meta = {**_sidecar_meta(path, report, self.boundary), **meta}
+        file_meta = {**sidecar_meta(path, report, self.boundary), **meta}
         if any(s.keyframe_at is not None for s in segments):
             self.guard.unchanged(path)  # keyframes decode the video once more
         segments, vectors = with_pooled_whole(segments, vectors)  # long recordings: whole row = windows' mean
         exact = os.fsencode(path)
+        uri = display(exact)
+        kinds = [row_modality(s, modality) for s in segments]
         return [{
-            "asset_id": asset_id(exact), "segment_id": s.segment_id, "uri": display(exact), "modality": modality,
+            "asset_id": asset_id(exact), "segment_id": s.segment_id, "uri": uri, "modality": kind,
             "t0": s.t0, "t1": s.t1, "content_hash": content_hash, "model_id": self.model.model_id,
             "weights_hash": self.weights_hash, "recipe_hash": self.recipe_hash, "meta": json.dumps(file_meta),
             "text": s.text, "vector": v.astype(np.float32),
-            "keyframe": thumbnail(path, s.keyframe_at) if s.keyframe_at is not None else None,
-            "path_bytes": exact,
-        } for s, v in zip(segments, vectors, strict=True)]  # fmt: skip
+            "keyframe": s.thumbnail or (thumbnail(path, s.keyframe_at) if s.keyframe_at is not None else None),
+            "path_bytes": exact, "page": s.page, "speech": s.speech, "speech_lang": s.speech_lang,
+            "speech_source": s.speech_source,
+            "keywords": keywords_text(uri=uri, text=s.text if kind == "text" else None, speech=s.speech,
+                                      meta=file_meta),
+        } for s, v, kind in zip(segments, vectors, kinds, strict=True)]  # fmt: skip
 
     def _prune(self, table, found: Scan, known: dict, roots, report: IndexReport) -> None:
         for aid in prune_candidates(known, found.files, roots, found.boundary):
             table.delete(f"asset_id = {quote(aid)}")
             report.pruned.append(known[aid].uri)
             report.pruned_rows += known[aid].rows
+
+
+def row_modality(segment, modality: str) -> str:
+    """A row's modality: its file's, except for a PDF, whose rows are page images and text passages. (A
+    page image's ``text`` is a snippet to show, not its content: only text rows are found by their text.)"""
+    if segment.modality:
+        return segment.modality
+    if modality == "document":
+        return "image" if segment.input is not None and segment.input.image is not None else "text"
+    return modality
 
 
 def check_prune_roots(found: Scan) -> None:
@@ -352,36 +387,3 @@ def _known(table) -> dict[str, Known]:
     return {aid: Known(uri, h, raw if raw is not None else os.fsencode(uri), counts[aid])
             for aid, uri, h, raw in zip(ids, rows["uri"].to_pylist(), rows["content_hash"].to_pylist(), exact,
                                         strict=True)}  # fmt: skip
-
-
-def _sidecar_meta(path: Path, report: IndexReport | None = None, boundary: Boundary | None = None) -> dict:
-    """User metadata from ``file.ext.json`` or ``file.json`` beside the file, if any. One that cannot be
-    used (not a readable regular file, not UTF-8 JSON, not an object, outside the roots) is ignored
-    with a warning."""
-    for cand in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
-        if cand == path or not cand.is_file():  # is_file follows links with stat: never opens a FIFO
-            continue
-        problem = None
-        try:  # a regular file beside the indexed one is its sidecar; a link must stay inside the roots
-            beside = not os.path.islink(cand) and os.path.realpath(cand) == os.fspath(cand)
-            if boundary is not None and not beside:
-                boundary.check(cand)
-            fd = os.open(cand, os.O_RDONLY | os.O_NONBLOCK)
-            with os.fdopen(fd, "rb") as f:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    raise OSError(errno.EINVAL, "not a regular file")
-                raw = f.read(MAX_SIDECAR_BYTES + 1)
-            if len(raw) > MAX_SIDECAR_BYTES:
-                raise ValueError(f"over {MAX_SIDECAR_BYTES} bytes")
-            data = json.loads(raw.decode("utf-8"))
-            if isinstance(data, dict):
-                return data
-            problem = f"metadata sidecar {display(cand)} is not a JSON object: ignored"
-        except (OSError, ValueError) as err:  # ValueError: not UTF-8 or not JSON
-            problem = (
-                f"metadata sidecar {display(cand)} cannot be used ({printable(str(err))[:200]}): ignored"
-            )
-        if report is not None:
-            report.warnings.append((display(path), problem))
-        return {}
-    return {}

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from omniret.errors import InputError
 from omniret.index.calibrate import MODALITIES, Calibration, choose
 from omniret.index.filters import FilterError, check_filter, filter_problem, quote
+from omniret.index.hybrid import CANDIDATES, RRF_K, fuse
+from omniret.index.keyword import KeywordIndexError, keyword_rows
 from omniret.index.store import IndexMismatchError, IndexNotFoundError, Store
 from omniret.inputs import OmniInput
 
 ANN_MIN_ROWS = 50_000  # below this, exact search is fast enough and always exact
 GROUPS = ("asset",)  # what hits can be grouped by (``--group-by``)
-HIT_COLUMNS = ("asset_id", "segment_id", "uri", "modality", "t0", "t1", "text", "meta", "keyframe")
+HIT_COLUMNS = ("asset_id", "segment_id", "uri", "modality", "t0", "t1", "text", "meta", "keyframe", "page",
+               "speech", "speech_lang", "speech_source")  # fmt: skip
+SEARCH_MODES = ("dense", "keyword", "hybrid")
 
 
 @dataclass
@@ -37,6 +41,13 @@ class Hit:
     meta: dict
     keyframe: bytes | None = None  # JPEG of a video moment's middle frame
     calibrated_score: float | None = None  # z-score of ``score`` for its modality, when calibrated
+    rerank_score: float | None = None  # late-interaction score of the second stage (``rerank.py``)
+    page: int | None = None  # a PDF page (1-based)
+    speech: str | None = None  # what is said in the moment (transcript or subtitles)
+    speech_lang: str | None = None
+    speech_source: str | None = None  # "asr" or "subtitles"
+    dense_score: float | None = None  # hybrid: the cosine of the dense ranking (None: not in its top)
+    keyword_score: float | None = None  # hybrid: the BM25 score of the keyword ranking
 
     def as_dict(self) -> dict:
         """JSON-ready: the keyframe as a data URI a browser can show directly."""
@@ -54,6 +65,7 @@ class SearchResult:
     mode: str  # "exact" or "ann (nprobes=.., refine=.., measured recall@10=..)"
     seconds: float
     calibration: str = "off"  # "on (text-query stats)", "off", or "off (why not)"
+    ranking: dict = field(default_factory=lambda: {"mode": "dense"})  # how hits were ranked (--json)
 
 
 def check_options(
@@ -75,47 +87,64 @@ def check_options(
     return int(k), modalities, (check_filter(where) if where is not None else None)
 
 
-def search_vector(store: Store, vector: np.ndarray, *, k: int = 10, modalities: list[str] | None = None,
-                  where: str | None = None, group_by_asset: bool = False,
-                  calibration: Calibration | None = None) -> SearchResult:  # fmt: skip
-    """Top ``k`` rows by cosine or, with ``calibration``, by calibrated score (raw ``score`` kept).
+def search_vector(store: Store, vector: np.ndarray | None, *, k: int = 10, modalities: list[str] | None = None,
+                  where: str | None = None, group_by_asset: bool = False, calibration: Calibration | None = None,
+                  mode: str = "dense", text: str | None = None, rrf_k: int = RRF_K) -> SearchResult:  # fmt: skip
+    """Top ``k`` rows by cosine or, with ``calibration``, by calibrated score (raw ``score`` kept);
+    ``mode="keyword"``: by BM25 over the words of ``text`` (no vector); ``"hybrid"``: both rankings
+    fused by reciprocal rank (``hybrid.py``; ``score`` is the fused value).
 
     All reads of one search use one table version (LanceDB pins an opened table to the version it
     opened), so a search running while a writer commits sees the table before or after the commit."""
     k, modalities, where = check_options(k, modalities, where)
+    mode, text = check_mode(mode, text, vector)
     store.require()
     table = store.table()
     if table is None:
         raise IndexNotFoundError(f"{store.path} holds no index yet: run `omniret index` first")
-    vector = np.asarray(vector, dtype=np.float32)
-    dim = table.schema.field("vector").type.list_size
-    if vector.shape != (dim,):
-        raise InputError(
-            f"the query vector must have {dim} numbers for {store.path}, got shape {vector.shape}"
-        )
-    if not np.isfinite(vector).all():
-        raise InputError("the query vector holds non-finite values (NaN or inf): nothing to rank by")
+    if mode != "keyword":
+        vector = _check_vector(store, table, vector)
     ann = store.sidecar().get("ann")
-    if ann:
-        mode = f"ann (nprobes={ann['nprobes']}, refine={ann['refine_factor']}, recall@10={ann['recall']:.3f})"
+    if mode == "keyword":
+        mode_text = "keyword (bm25)"
+    elif ann:
+        mode_text = (
+            f"ann (nprobes={ann['nprobes']}, refine={ann['refine_factor']}, recall@10={ann['recall']:.3f})"
+        )
     else:
-        mode = "exact"
+        mode_text = "exact"
     # Clamp, not refuse: a k above the row count returns every row (no search can return more), and a
     # LanceDB limit must fit in 64 bits (k=10**12 * 8 would not).
     rows = table.count_rows()
     fetch = min(k * 8 if group_by_asset else k, rows)
     start = time.perf_counter()
-    hits = _ranked(table, vector, ann, fetch, modalities, where, calibration)
+    ranking = {"mode": mode}
+    if mode == "keyword":
+        ranking |= {"scoring": "bm25", "column": "keywords"}
+    if mode == "hybrid":
+        ranking |= {"fusion": "rrf", "rrf_k": rrf_k, "candidates": max(CANDIDATES, k)}
+
+    def ranked(n: int) -> list[Hit]:
+        if mode == "dense":
+            return _ranked(table, vector, ann, n, modalities, where, calibration)
+        if mode == "keyword":
+            return _keyword(table, text, n, modalities, where)
+        wide = min(max(n, CANDIDATES), rows)
+        return fuse(_ranked(table, vector, ann, wide, modalities, where, calibration),
+                    _keyword(table, text, wide, modalities, where), k=rrf_k)[:n]  # fmt: skip
+
+    hits = ranked(fetch)
     while group_by_asset and len({h.asset_id for h in hits}) < k and fetch < rows:
         fetch = min(fetch * 4, rows)  # one asset's many segments filled the fetch: look further
-        hits = _ranked(table, vector, ann, fetch, modalities, where, calibration)
+        hits = ranked(fetch)
     if group_by_asset:
         best: dict[str, Hit] = {}
         for h in hits:  # hits are in ranking order: the first of an asset is its best
             best.setdefault(h.asset_id, h)
         hits = list(best.values())
-    status = f"on ({calibration.query}-query stats)" if calibration else "off"
-    return SearchResult(hits=hits[:k], mode=mode, seconds=time.perf_counter() - start, calibration=status)
+    status = f"on ({calibration.query}-query stats)" if calibration and mode != "keyword" else "off"
+    return SearchResult(hits=hits[:k], mode=mode_text, seconds=time.perf_counter() - start, calibration=status,
+                        ranking=ranking)  # fmt: skip
 
 
 def _ranked(table, vector, ann, fetch: int, modalities, where, calibration: Calibration | None) -> list[Hit]:
@@ -164,9 +193,61 @@ def _query(
     if modalities and any(r["modality"] not in modalities for r in rows):
         raise FilterError(f"filter {where!r} overrides the modality filter ({', '.join(modalities)}): "
                           "it must be one self-contained condition")  # fmt: skip
-    return [Hit(score=1.0 - float(r["_distance"]), uri=r["uri"], modality=r["modality"], t0=r["t0"], t1=r["t1"],
-                asset_id=r["asset_id"], segment_id=r["segment_id"], text=r["text"], meta=_meta(r["meta"]),
-                keyframe=r.get("keyframe")) for r in rows]  # fmt: skip
+    return [_hit(r, 1.0 - float(r["_distance"])) for r in rows]
+
+
+def _hit(r: dict, score: float) -> Hit:
+    return Hit(score=score, uri=r["uri"], modality=r["modality"], t0=r["t0"], t1=r["t1"], asset_id=r["asset_id"],
+               segment_id=r["segment_id"], text=r["text"], meta=_meta(r["meta"]), keyframe=r.get("keyframe"),
+               page=r.get("page"), speech=r.get("speech"), speech_lang=r.get("speech_lang"),
+               speech_source=r.get("speech_source"))  # fmt: skip
+
+
+def _keyword(table, text: str, fetch: int, modalities: list[str] | None, where: str | None) -> list[Hit]:
+    """The top ``fetch`` rows by BM25 (``keyword.py``), with the same filters as a dense query."""
+    if fetch == 0:
+        return []
+    clauses = []
+    if modalities:
+        clauses.append("modality IN (" + ", ".join(quote(m) for m in modalities) + ")")
+    if where:
+        clauses.append(f"({where})")
+    cols = [c for c in HIT_COLUMNS if c in table.schema.names]
+    try:
+        rows = keyword_rows(table, text, fetch=fetch, where=" AND ".join(clauses) or None, columns=cols)
+    except KeywordIndexError as err:
+        raise InputError(f"keyword search: {err}") from None
+    except Exception as err:
+        problem = filter_problem(err) if where else None
+        if problem is None:
+            raise
+        raise FilterError(f"filter {where!r} was refused by LanceDB: {problem}") from None
+    return [_hit(r, float(r["_score"])) for r in rows]
+
+
+def check_mode(mode: str, text: str | None, vector) -> tuple[str, str | None]:
+    """A search mode and the words it needs: keyword and hybrid search rank by the query's text."""
+    if mode not in SEARCH_MODES:
+        raise InputError(f"search mode {mode!r}: expected one of {', '.join(SEARCH_MODES)}")
+    if mode != "dense" and not (text or "").strip():
+        raise InputError(
+            f"{mode} search needs words: the query has no text (use --mode dense for media-only queries)"
+        )
+    if mode != "keyword" and vector is None:
+        raise InputError(f"{mode} search needs the query's vector")
+    return mode, (text.strip() if text else None)
+
+
+def _check_vector(store: Store, table, vector) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32)
+    dim = table.schema.field("vector").type.list_size
+    if vector.shape != (dim,):
+        raise InputError(
+            f"the query vector must have {dim} numbers for {store.path}, got shape {vector.shape}"
+        )
+    if not np.isfinite(vector).all():
+        raise InputError("the query vector holds non-finite values (NaN or inf): nothing to rank by")
+    return vector
 
 
 def _meta(text: str | None) -> dict:
@@ -178,8 +259,15 @@ def _meta(text: str | None) -> dict:
     return meta if isinstance(meta, dict) else {"raw": meta}
 
 
-def search(store: Store, model, query: OmniInput, *, calibration: str = "auto", **kwargs) -> SearchResult:
-    """``calibration``: "auto", "on" or "off" (``calibrate.choose`` says when each applies)."""
+def search(store: Store, model, query: OmniInput, *, calibration: str = "auto", mode: str = "dense",
+           **kwargs) -> SearchResult:  # fmt: skip
+    """``calibration``: "auto", "on" or "off" (``calibrate.choose`` says when each applies). ``mode``:
+    dense | keyword | hybrid; keyword search ranks by the query's own text (no instruction) and
+    needs no model (``model`` may be None)."""
+    check_mode(mode, query.text, 0)
+    if mode == "keyword":
+        store.require()
+        return search_vector(store, None, mode="keyword", text=query.text, **kwargs)
     store.require()
     _, kwargs["modalities"], kwargs["where"] = check_options(
         kwargs.get("k", 10), kwargs.get("modalities"), kwargs.get("where")
@@ -194,6 +282,8 @@ def search(store: Store, model, query: OmniInput, *, calibration: str = "auto", 
     table = store.table()
     cal, status = choose(meta, mode=calibration, query=query.modalities(), weights_hash=model.weights_hash,
                          modalities=kwargs.get("modalities"), table_version=None if table is None else table.version)  # fmt: skip
-    result = search_vector(store, model.encode([query])[0], calibration=cal, **kwargs)
+    result = search_vector(
+        store, model.encode([query])[0], calibration=cal, mode=mode, text=query.text, **kwargs
+    )
     result.calibration = status
     return result

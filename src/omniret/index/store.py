@@ -52,7 +52,12 @@ def schema(dim: int):
     ``path_bytes`` came after ``keyframe``. An index made before it still opens and is searched as is;
     the first writer adds it as an all-null column (``Store.table(dim)`` adds any column an older table
     lacks), and a null ``path_bytes`` means the path is ``os.fsencode(uri)`` (older rows were only ever
-    written for UTF-8 names). The indexer also leaves the column out of new rows if a table lacks it."""
+    written for UTF-8 names). The indexer also leaves the column out of new rows if a table lacks it.
+
+    ``page`` (a document's page, 1-based), ``speech`` (what is said in an audio window or video moment,
+    with ``speech_lang`` and ``speech_source``: "asr" or "subtitles") and ``keywords`` (the words a row is
+    found by, ``keyword.py``) came later still, the same way; older rows' keywords are filled in from
+    their name, text and metadata when the full-text index is first built."""
     import pyarrow as pa
 
     return pa.schema([
@@ -60,6 +65,8 @@ def schema(dim: int):
         ("t0", pa.float64()), ("t1", pa.float64()), ("content_hash", pa.string()), ("model_id", pa.string()),
         ("weights_hash", pa.string()), ("recipe_hash", pa.string()), ("meta", pa.string()), ("text", pa.string()),
         ("vector", pa.list_(pa.float32(), dim)), ("keyframe", pa.binary()), ("path_bytes", pa.binary()),
+        ("page", pa.int32()), ("speech", pa.string()), ("speech_lang", pa.string()), ("speech_source", pa.string()),
+        ("keywords", pa.string()),
     ])  # fmt: skip
 
 
@@ -319,7 +326,7 @@ def check_sidecar(data) -> str | None:
     dim = data.get("dim")
     if dim is not None and not (_is_int(dim) and dim > 0):
         return f"expected 'dim' to be a positive integer, found {_kind(dim)}"
-    for key in ("segmentation", "ann", "calibration", "access"):
+    for key in ("segmentation", "ann", "calibration", "access", "keywords", "speech"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             return f"expected '{key}' to be an object, found {_kind(data[key])}"
     seg = data.get("segmentation")

@@ -145,19 +145,9 @@ class OmniRet(nn.Module):
 
     def forward(self, samples: list[Sample]) -> EmbedOutput:
         """Samples -> unit embeddings (+ the resampled media tokens for L_div)."""
-        flat = [m for s in samples for m in s.media]
-        tokens = self.encode_media(flat) if flat else []
-        per_sample, k = [], 0
-        for s in samples:
-            per_sample.append(tokens[k : k + len(s.media)])
-            k += len(s.media)
-        c = self.config.composer
         twins = self._word_twins(samples)  # index in samples -> its words-only text sample
-        all_samples = [*samples, *twins.values()]
-        per_sample += [[] for _ in twins]
-        texts = [render(s, template=c.template, normalize=c.normalize_text) for s in all_samples]
-        hidden, mask = self.composer(texts, per_sample)  # (B + n_twins, T, D), (B + n_twins, T)
-        emb = F.normalize(self.pooler(hidden, mask), dim=-1)
+        hidden, mask, tokens = self._compose([*samples, *twins.values()])  # twins: no media
+        emb = F.normalize(self.pooler(hidden, mask), dim=-1)  # hidden, mask: (B + n_twins, T, D), (.., T)
         n = len(samples)
         if twins:
             w = self.config.hints.words_weight
@@ -168,6 +158,35 @@ class OmniRet(nn.Module):
         m = mask[:n].to(hidden.dtype)[..., None]
         mean = (hidden[:n] * m).sum(1) / m.sum(1).clamp(min=1)  # MiniLM's own sentence embedding
         return EmbedOutput(emb, resampled, mean)
+
+    def _compose(self, samples: list[Sample]) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """Samples -> composer hidden states (B, T, D), real-token mask (B, T) and the resampled tokens
+        of every media item in order, before any pooling (the one path of ``forward`` and ``token_states``)."""
+        flat = [m for s in samples for m in s.media]
+        tokens = self.encode_media(flat) if flat else []
+        per_sample, k = [], 0
+        for s in samples:
+            per_sample.append(tokens[k : k + len(s.media)])
+            k += len(s.media)
+        c = self.config.composer
+        texts = [render(s, template=c.template, normalize=c.normalize_text) for s in samples]
+        hidden, mask = self.composer(texts, per_sample)
+        return hidden, mask, tokens
+
+    @torch.no_grad()
+    def token_states(self, samples: list[Sample]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inference: the composer's final hidden states (B, T, D) and real-token mask (B, T), unpooled.
+
+        The same path as :meth:`embed` up to the pooler (media resampled and spliced in, so media
+        tokens are among the states), without words-only twins: late-interaction reranking
+        (``index/rerank.py``) scores these per token, as no shipped checkpoint trains a multi-vector pooler."""
+        was_training = self.training
+        self.eval()
+        try:
+            hidden, mask, _ = self._compose(samples)
+            return hidden, mask
+        finally:
+            self.train(was_training)
 
     def _word_twins(self, samples: list[Sample]) -> dict[int, Sample]:
         """Words-only twins of the samples whose every medium has hint words (HintsConfig.words_weight)."""

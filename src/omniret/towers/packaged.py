@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 import torch.nn.functional as F
@@ -102,31 +103,63 @@ class WhisperCT2Tower(Tower):
             tokens[i, : r.shape[0]], mask[i, : r.shape[0]] = r, True
         return tokens, mask
 
+    # Deterministic decoding for every transcript. Temperature 0 only: faster-whisper's fallback re-decodes
+    # hard (non-speech) audio by *sampling*, which would make transcripts, and every baseline or index
+    # built on them, non-deterministic; no VAD and no conditioning on earlier text, so a window's words do
+    # not depend on what came before it.
+    DECODE = MappingProxyType(
+        dict(beam_size=1, vad_filter=False, temperature=0.0, condition_on_previous_text=False)
+    )
+    MAX_COMPRESSION = 2.4  # gzip ratio above which a segment is a repetition loop (Whisper's own test)
+
+    @classmethod
+    def confident(cls, segment, *, no_speech_max: float = 0.6, min_avg_logprob: float = -1.0) -> bool:
+        """Whether Whisper itself believes a decoded segment: its no-speech probability, mean token
+        log-probability and repetition (compression) tests. tiny.en hallucinates on sounds and silence
+        ("Ha ha ha ...", "Thank you."); these are the segments that fail them."""
+        return (segment.no_speech_prob <= no_speech_max and segment.avg_logprob >= min_avg_logprob
+                and segment.compression_ratio <= cls.MAX_COMPRESSION)  # fmt: skip
+
     def speech_text(self, wave, *, no_speech_max: float = 0.6, min_avg_logprob: float = -1.0,
                     max_words: int = 40) -> str:  # fmt: skip
         """The words of the speech in a wave, or "" for non-speech (a hint, not a caption).
 
-        Whisper tiny.en hallucinates on sounds ("Ha ha ha ...", "Thank you."): segments it is unsure
-        of (Whisper's own no-speech and log-probability tests, plus a repetition test) are dropped,
-        and decoding is capped by the clip's length so a hallucination loop cannot run long.
+        Segments Whisper is unsure of (``confident``) are dropped, and decoding is capped by the clip's
+        length so a hallucination loop cannot run long.
         """
         seconds = wave.size / AudioRecipe.sample_rate
         segments, _ = self.whisper.transcribe(
-            wave, beam_size=1, language="en", vad_filter=False, temperature=0.0,
-            condition_on_previous_text=False, without_timestamps=True,
-            max_new_tokens=int(min(200, 12 + 6 * min(seconds, 30.0))),
+            wave, language="en", without_timestamps=True,
+            max_new_tokens=int(min(200, 12 + 6 * min(seconds, 30.0))), **self.DECODE,
         )  # fmt: skip
-        kept = [s.text.strip() for s in segments if s.no_speech_prob <= no_speech_max
-                and s.avg_logprob >= min_avg_logprob and s.compression_ratio <= 2.4]  # fmt: skip
+        kept = [s.text.strip() for s in segments
+                if self.confident(s, no_speech_max=no_speech_max, min_avg_logprob=min_avg_logprob)]  # fmt: skip
         words = " ".join(kept).replace("<", " ").replace(">", " ").split()
         return " ".join(words[:max_words])
 
+    def speech_cues(self, wave, *, language: str | None = "en", no_speech_max: float = 0.6,
+                    min_avg_logprob: float = -1.0) -> list[tuple[float, float, str]]:  # fmt: skip
+        """``(start, end, text)`` of each segment of speech in a 16 kHz mono wave, seconds from its start.
+
+        Unlike ``speech_text`` timestamps are decoded, so each phrase can be placed in the windows it
+        falls in; the same segments are dropped (``confident``). Times come from word alignment: a
+        segment's own timestamp tokens are coarse (tiny.en starts a phrase after 2 s of silence at 0.0 s,
+        since Whisper caps the first timestamp at 1 s); its first and last words' times are within tenths.
+        They are clamped to the wave, as the last may point past its end.
+        """
+        seconds = wave.size / AudioRecipe.sample_rate
+        segments, _ = self.whisper.transcribe(wave, language=language, word_timestamps=True, **self.DECODE)
+        cues = []
+        for s in segments:
+            text = s.text.strip()
+            if text and self.confident(s, no_speech_max=no_speech_max, min_avg_logprob=min_avg_logprob):
+                start = min(max(float(s.start), 0.0), seconds)
+                cues.append((start, min(max(float(s.end), start), seconds), text))
+        return cues
+
     def transcribe(self, wave, *, language: str = "en") -> str:
-        """Speech recognition of a 16 kHz mono wave (greedy decoding)."""
-        # temperature 0 only: faster-whisper's fallback re-decodes hard (non-speech) audio by *sampling*,
-        # which would make transcripts, and every baseline built on them, non-deterministic.
-        segments, _ = self.whisper.transcribe(wave, beam_size=1, language=language, vad_filter=False,
-                                              temperature=0.0, condition_on_previous_text=False)  # fmt: skip
+        """Speech recognition of a 16 kHz mono wave (greedy, deterministic: ``DECODE``), unfiltered."""
+        segments, _ = self.whisper.transcribe(wave, language=language, **self.DECODE)
         return " ".join(s.text.strip() for s in segments).strip()
 
 

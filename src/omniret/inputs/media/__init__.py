@@ -4,6 +4,7 @@ from omniret.inputs.media.audio import load_audio
 from omniret.inputs.media.errors import (
     CorruptMediaError,
     EmptyMediaError,
+    EncryptedMediaError,
     MediaError,
     MediaTooLargeError,
     UnreadableMediaError,
@@ -17,6 +18,7 @@ from omniret.inputs.media.video import VideoClip, load_video
 __all__ = [
     "CorruptMediaError",
     "EmptyMediaError",
+    "EncryptedMediaError",
     "MediaError",
     "MediaTooLargeError",
     "UnreadableMediaError",

@@ -29,6 +29,10 @@ class CorruptMediaError(MediaError):
     """The decoder failed: damaged or truncated data."""
 
 
+class EncryptedMediaError(MediaError):
+    """Locked: a password-protected document whose content cannot be read without the password."""
+
+
 class WrongModalityError(MediaError):
     """The content is a different kind of media than the input field says (e.g. audio passed as image)."""
 
