@@ -11,12 +11,14 @@ export TOKENIZERS_PARALLELISM := false
 
 # Debian packages with real data (speech + transcripts; espeak-ng speaks the test clips, clip art, Fashion-MNIST, a GM soundfont and
 # FluidSynth to render it), Chromium for the web UI test (driven by Playwright, never downloaded), then the sources of the out-of-domain test set (`omniret bench build ood`:
-# photos, icons, emoji, sounds, speech; docs/LICENSES.md). Installed when missing and root, without
+# photos, icons, emoji, sounds, speech; docs/LICENSES.md), and two real PDFs for `omniret eval words`
+# (libtasn1-doc, shared-mime-info). Installed when missing and root, without
 # Recommends (the data packages would pull in the Tux Paint and GCompris programs and Qt).
 APT_PACKAGES := asterisk-core-sounds-en-wav asterisk-core-sounds-en openclipart-png dataset-fashion-mnist \
 	fluid-soundfont-gm fluidsynth \
 	tuxpaint-stamps-default gcompris-qt-data ktuberling-data sound-theme-freedesktop tango-icon-theme \
-	fonts-noto-color-emoji palapeli-data mate-backgrounds chromium espeak-ng
+	fonts-noto-color-emoji palapeli-data mate-backgrounds chromium espeak-ng \
+	libtasn1-doc shared-mime-info
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -139,3 +139,39 @@ def test_help_names_every_option_of_the_index_commands():
         assert out.exit_code == 0, out.output
         missing = [o for o in options if f" {o} " not in out.output and f" {o}," not in out.output]
         assert not missing, (cmd, missing)
+
+
+def test_keyword_and_hybrid_search_show_pages_and_record_the_fusion(tmp_path, ckpt, monkeypatch):
+    from tests.helpers.pdf import make_pdf, text_content
+
+    pytest.importorskip("lancedb")
+    monkeypatch.setenv("OMNIRET_CACHE_DIR", str(tmp_path / "cache"))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pdf(
+        docs / "report.pdf", [text_content("Harbour traffic grew."), text_content("The quarterly budget.")]
+    )
+    (docs / "note.txt").write_text("lemon cake\n")
+    db = tmp_path / "db"
+    out = run("index", docs, "--db", db, "--model", ckpt, "--quiet", "--transcripts", "off")
+    assert out.exit_code == 0, out.output
+    out = run("search", "budget", "--db", db, "--mode", "keyword")
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0].startswith("1 results (keyword (bm25), calibration off")
+    assert lines[1].endswith("text   " + str(docs / "report.pdf") + " p.2  “The quarterly budget.”")
+    out = run("search", "budget", "--db", db, "--mode", "hybrid", "--json", "-k", "3")
+    data = json.loads(out.output)
+    assert data["ranking"] == {"mode": "hybrid", "fusion": "rrf", "rrf_k": 60, "candidates": 100}
+    assert data["hits"][0]["page"] == 2 and data["hits"][0]["keyword_score"] > 0
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["search", "x", "--mode", "fuzzy"], ["--mode must be one of dense, keyword, hybrid"]),
+    (["search", "--image", "a.png", "--mode", "keyword"], ["--mode keyword ranks by words"]),
+    (["search", "x", "--rerank", "--rerank-top", "0"], ["--rerank-top must be a positive number"]),
+    (["index", ".", "--transcripts", "maybe"], ["--transcripts must be one of auto, on, off"]),
+])  # fmt: skip
+def test_text_search_options_are_refused_before_anything_is_opened(tmp_path, args, words):
+    refused(run(*args, "--db", tmp_path / "none"), 2, *words)
+    assert not (tmp_path / "none").exists()

@@ -41,7 +41,10 @@ def test_metadata_values_not_keys_are_words():
 
 
 def test_keywords_join_name_text_speech_and_metadata_and_are_capped():
-    assert keywords_text(uri="/m/a_b.wav", text=None, speech="hello there", meta={"k": "v"}) == "a b wav hello there v"
+    assert (
+        keywords_text(uri="/m/a_b.wav", text=None, speech="hello there", meta={"k": "v"})
+        == "a b wav hello there v"
+    )
     assert keywords_text(uri="/m/n.md", text="some text") == "n md some text"
     assert len(keywords_text(uri="/m/x.txt", text="w " * MAX_CHARS)) == MAX_CHARS
 
@@ -65,7 +68,9 @@ def test_rows_without_keywords_get_them_from_their_name_text_and_metadata(tmp_pa
     assert got == {"a": 'Harbour Crane jpg lifting {"site": "dock"}', "b": "kept as is"}
     assert backfill(t) == 0
     ensure_fts(t)
-    assert [r["asset_id"] for r in keyword_rows(t, "crane", fetch=5, where=None, columns=["asset_id"])] == ["a"]
+    assert [r["asset_id"] for r in keyword_rows(t, "crane", fetch=5, where=None, columns=["asset_id"])] == [
+        "a"
+    ]
 
 
 def test_bm25_returns_only_rows_with_a_query_word_best_first_and_obeys_the_filter(tmp_path):
@@ -83,7 +88,9 @@ def test_bm25_returns_only_rows_with_a_query_word_best_first_and_obeys_the_filte
 def test_query_words_are_plain_words_not_syntax_and_stems_match(tmp_path):
     t = table(tmp_path, [row("a", "budgets were approved"), row("b", "nothing here")])
     ensure_fts(t)
-    assert [r["asset_id"] for r in keyword_rows(t, 'budget AND ( "', fetch=5, where=None, columns=["asset_id"])] == ["a"]
+    assert [
+        r["asset_id"] for r in keyword_rows(t, 'budget AND ( "', fetch=5, where=None, columns=["asset_id"])
+    ] == ["a"]
     assert keyword_rows(t, "zebra", fetch=5, where=None, columns=["asset_id"]) == []
 
 
@@ -91,7 +98,10 @@ def test_rows_added_after_the_index_are_found_and_deleted_ones_are_not(tmp_path)
     t = table(tmp_path, [row("a", "old harbour"), row("b", "new crane")])
     ensure_fts(t)
     t.add([row("c", "harbour crane at night")])  # not folded into the index yet: searched flat
-    found = lambda q: sorted(r["asset_id"] for r in keyword_rows(t, q, fetch=5, where=None, columns=["asset_id"]))  # noqa: E731
+
+    def found(q):
+        return sorted(r["asset_id"] for r in keyword_rows(t, q, fetch=5, where=None, columns=["asset_id"]))
+
     assert found("harbour") == ["a", "c"]
     t.delete("asset_id = 'a'")
     assert found("harbour") == ["c"]

@@ -136,3 +136,66 @@ def test_a_search_with_another_model_is_refused_naming_both(db):
     (db / "omniret.json").write_text(json.dumps(meta))
     with pytest.raises(IndexMismatchError, match=r"built with synthetic \(no weights hash\)"):
         search(Store(db), Other(), OmniInput(text="x"))
+
+
+def with_words(store: Store, words: dict[str, str]) -> Store:
+    """``make_db``'s rows given keywords (uri -> words) and the full-text index."""
+    from omniret.index.keyword import ensure_fts
+
+    table = store.table()
+    for uri, text in words.items():
+        table.update(where=f"uri = '{uri}'", values={"keywords": text})
+    ensure_fts(table)
+    return store
+
+
+def test_keyword_mode_ranks_by_bm25_over_the_words_and_needs_no_vector(db):
+    """BM25 (k1 1.2, b 0.75; mean length 1.5 words): 'crane crane' 2 * 2.2 / (2 + 1.2 * (.25 + .75 * 2/1.5))
+    = 1.257 beats 'crane' 2.2 / (1 + 1.2 * (.25 + .75 * 1/1.5)) = 1.158 (times the same idf)."""
+    store = with_words(Store(db), {"a1": "tea kettle", "t1": "crane crane", "a2": "crane", "t2": "tea"})
+    result = search_vector(store, None, k=10, mode="keyword", text="crane")
+    assert [h.uri for h in result.hits] == ["t1", "a2"]  # only rows with the word; two mentions first
+    assert result.hits[0].score / result.hits[1].score == pytest.approx((4.4 / 3.5) / (2.2 / 1.9), rel=1e-3)
+    assert result.ranking == {"mode": "keyword", "scoring": "bm25", "column": "keywords"}
+    assert (result.mode, result.calibration) == ("keyword (bm25)", "off")
+    only = search_vector(store, None, k=10, mode="keyword", text="crane", modalities=["text"])
+    assert [h.uri for h in only.hits] == ["t1"]
+
+
+def test_hybrid_mode_fuses_the_two_rankings_by_reciprocal_rank(db):
+    """Dense (Q): a1, t1, a2, t2. Keyword 'crane': t2 (twice), a2. RRF k=60 by hand:
+    t2 = 1/64 + 1/61 = .03202, a2 = 1/63 + 1/62 = .03200, a1 = 1/61, t1 = 1/62."""
+    store = with_words(Store(db), {"t2": "crane crane harbour", "a2": "crane at the harbour"})
+    result = search_vector(store, Q, k=4, mode="hybrid", text="crane")
+    assert [h.uri for h in result.hits] == ["t2", "a2", "a1", "t1"]
+    np.testing.assert_allclose(
+        [h.score for h in result.hits], [1 / 64 + 1 / 61, 1 / 63 + 1 / 62, 1 / 61, 1 / 62]
+    )
+    assert result.hits[0].dense_score == pytest.approx(-1.0) and result.hits[0].keyword_score > 0
+    assert result.hits[2].keyword_score is None
+    assert result.ranking == {"mode": "hybrid", "fusion": "rrf", "rrf_k": 60, "candidates": 100}
+    # k = 0: t2 = 1/4 + 1/1, a1 = 1/1, a2 = 1/3 + 1/2, t1 = 1/2
+    assert [h.uri for h in search_vector(store, Q, k=4, mode="hybrid", text="crane", rrf_k=0).hits] == [
+        "t2", "a1", "a2", "t1"]  # fmt: skip
+
+
+def test_a_mode_without_what_it_ranks_by_is_refused(db):
+    with pytest.raises(InputError, match="search mode 'fuzzy': expected one of dense, keyword, hybrid"):
+        search_vector(Store(db), Q, mode="fuzzy")
+    with pytest.raises(InputError, match="keyword search needs words"):
+        search_vector(Store(db), None, mode="keyword", text="  ")
+    with pytest.raises(InputError, match="hybrid search needs the query's vector"):
+        search_vector(Store(db), None, mode="hybrid", text="crane")
+    with pytest.raises(InputError, match="hybrid search needs words"):
+        search(Store(db), None, OmniInput(image=np.zeros((8, 8, 3), np.uint8)), mode="hybrid")
+
+
+def test_an_index_from_before_keywords_is_told_how_to_add_them(tmp_path):
+    import lancedb
+
+    old = lancedb.connect(str(tmp_path / "db")).create_table("segments", data=[
+        {"asset_id": "a", "segment_id": "whole", "uri": "a", "modality": "text", "t0": None, "t1": None,
+         "text": "x", "meta": "{}", "vector": [1.0, 0.0]}])  # fmt: skip
+    assert "keywords" not in old.schema.names
+    with pytest.raises(InputError, match="keyword search: this index was made before keyword search"):
+        search_vector(Store(tmp_path / "db"), None, mode="keyword", text="x")

@@ -130,3 +130,33 @@ def test_search_rejects_bad_options_by_name(server):
                           ({"query": "x", "where": "uri = 'a' --"}, "filter")]:  # fmt: skip
         r = httpx.post(server.url + "/v1/search", json=body)
         assert r.status_code == 400 and message in r.json()["error"]["message"], r.text
+
+
+def test_search_by_keyword_and_hybrid_says_how_it_ranked(server):
+    r = httpx.post(server.url + "/v1/search", json={"query": "windowsill", "mode": "keyword", "k": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [h["name"] for h in body["hits"]] == ["notes.md"]  # the only row with the word
+    assert body["ranking"] == {"mode": "keyword", "scoring": "bm25", "column": "keywords"}
+    r = httpx.post(server.url + "/v1/search", json={"query": "windowsill", "mode": "hybrid", "k": 3})
+    body = r.json()
+    assert body["ranking"]["fusion"] == "rrf" and body["hits"][0]["name"] == "notes.md"
+    assert body["hits"][0]["keyword_score"] > 0 and body["hits"][0]["dense_score"] is not None
+
+
+def test_search_modes_and_rerank_are_checked_by_name(server, library):
+    image = {"type": "image_url", "image_url": {"url": uri(library / "img2.png", "image/png")}}
+    for body, message in [({"query": "x", "mode": "fuzzy"}, "mode"),
+                          ({"query": image, "mode": "keyword"}, "keyword search needs words"),
+                          ({"query": "x", "rerank": 0}, "rerank must be between 1 and 100")]:  # fmt: skip
+        r = httpx.post(server.url + "/v1/search", json=body)
+        assert r.status_code in (400, 422) and message in r.json()["error"]["message"], r.text
+
+
+def test_search_reranks_the_first_stage(server):
+    r = httpx.post(server.url + "/v1/search", json={"query": "cats", "k": 3, "rerank": 6})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ranking"]["rerank"]["top"] == 6
+    scores = [h["rerank_score"] for h in body["hits"] if h["rerank_score"] is not None]
+    assert scores == sorted(scores, reverse=True) and len(body["hits"]) == 3

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from omniret.errors import InputError
+from omniret.eval import words as words_eval
 from omniret.eval.report import write_json, write_report, write_trec
 from omniret.eval.run import evaluate
 
@@ -123,3 +124,22 @@ def mbeir(
 
 def _slug(spec: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in spec)
+
+
+@eval_app.command("words")
+def words(
+    work: Path = typer.Option(
+        Path("runs/words"), "--work", help="Where the collections, indexes and cache go."
+    ),
+    model: str = typer.Option(None, "--model", help="Model to index with (default omniret-small)."),
+    out: Path = typer.Option(None, "--out", help="Results JSON (a Markdown table goes beside it as .md)."),
+) -> None:
+    """Search by what is said or written: held-out Asterisk speech in recordings, the same as subtitled
+    videos, and sentences of real PDF pages (Debian docs); dense vs keyword vs hybrid vs hybrid + rerank,
+    Recall@k and MRR@10 per recording/moment/page (``eval/words.py``)."""
+    results = words_eval.run(work, model=model)
+    table = words_eval.markdown(results)
+    typer.echo(table)
+    if out:
+        write_json(results, out)
+        out.with_suffix(".md").write_text(table)

@@ -13,12 +13,14 @@ otherwise, and an explicit different one is refused.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from omniret.index.paths import display, printable
 from omniret.index.speech import find_subtitles, read_subtitles, speech_for, transcribe_cues
 from omniret.index.store import IndexMismatchError
 from omniret.inputs.media import MediaError
+from omniret.inputs.media.source import file_digest
 
 SETTINGS = ("auto", "on", "off")
 
@@ -80,3 +82,17 @@ def attach(path: Path, modality: str, segments: list, duration: float, tower, wa
         warnings.append((display(path), printable(f"no transcript: {err.reason}")))
         return
     speech_for(segments, cues, source="asr", language="en")
+
+
+def with_subtitles(content_hash: str, path: Path) -> str:
+    """The content hash of a recording together with its sidecar subtitles (unchanged when it has none)."""
+    subs = find_subtitles(path)
+    if not subs:
+        return content_hash
+    h = hashlib.sha256(content_hash.encode())
+    for sub, _ in subs:
+        try:
+            h.update(sub.name.encode() + b"\0" + file_digest(sub)[0].encode())
+        except (MediaError, OSError):  # unreadable: reported (and ignored) when the recording is indexed
+            h.update(sub.name.encode() + b"\0?")
+    return h.hexdigest()

@@ -30,13 +30,14 @@ from omniret.errors import InputError
 from omniret.index import annotate
 from omniret.index.calibrate import calibrate, is_current
 from omniret.index.decompose import decompose, encode_limit, segmentation, with_pooled_whole
-from omniret.index.documents import pdf_segments
+from omniret.index.documents import pdf_segments, row_modality
 from omniret.index.files import Scan, detect, display, duration, printable, scan
 from omniret.index.filters import quote
 from omniret.index.keyword import RECIPE as KEYWORD_RECIPE
 from omniret.index.keyword import ensure_fts, keywords_text
 from omniret.index.metadata import sidecar_meta
 from omniret.index.roots import Boundary, ReadGuard
+from omniret.index.speech import SUBTITLE_SUFFIXES
 from omniret.index.store import Store
 from omniret.inputs import OmniInput
 from omniret.inputs.media import MediaError, UnsupportedMediaError
@@ -45,6 +46,7 @@ from omniret.inputs.media.video import thumbnail
 from omniret.progress import bar as progress_bar
 
 MAX_FILE_BYTES = 2 * 1024**3
+SIDECAR_SUFFIXES = (".json", *SUBTITLE_SUFFIXES)  # files that describe another file
 BATCH_FILES = 8  # files per commit (P2 on real media: 8 -> 1.12x, 16 -> 1.16x, 32 -> 1.29x the towers)
 BATCH_MEDIA_SECONDS = 1800.0  # ... and at most 30 min of media, so decoded audio stays bounded
 
@@ -166,7 +168,7 @@ class Indexer:
     ) -> list[tuple[Path, bytes, str, str | None, float]]:
         todo = []
         for f in files:
-            if f.suffix.lower() == ".json":  # metadata sidecars, not content
+            if f.suffix.lower() in SIDECAR_SUFFIXES:  # metadata and subtitles of another file, not content
                 continue
             try:  # opened without blocking and checked to be a regular file before it is read
                 self.boundary.check(f)  # again now: the entry may have been swapped for a link since the scan
@@ -175,11 +177,13 @@ class Indexer:
             except MediaError as err:
                 report.skipped.append((display(f), printable(err.reason)))
                 continue
+            modality = detect(f, head)
+            if modality in ("audio", "video"):  # its subtitles are part of what is indexed: a new or
+                h = annotate.with_subtitles(h, f)  # changed .srt re-indexes the recording
             old = known.get(asset_id(f))
             if old is not None and old.content_hash == h:
                 report.unchanged += 1
                 continue
-            modality = detect(f, head)
             try:
                 size = f.stat().st_size
             except OSError:  # gone since it was hashed: its decoder reports it
@@ -297,16 +301,6 @@ class Indexer:
             table.delete(f"asset_id = {quote(aid)}")
             report.pruned.append(known[aid].uri)
             report.pruned_rows += known[aid].rows
-
-
-def row_modality(segment, modality: str) -> str:
-    """A row's modality: its file's, except for a PDF, whose rows are page images and text passages. (A
-    page image's ``text`` is a snippet to show, not its content: only text rows are found by their text.)"""
-    if segment.modality:
-        return segment.modality
-    if modality == "document":
-        return "image" if segment.input is not None and segment.input.image is not None else "text"
-    return modality
 
 
 def check_prune_roots(found: Scan) -> None:

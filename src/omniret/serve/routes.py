@@ -43,6 +43,8 @@ class SearchRequest(BaseModel):
     where: str | None = None
     group_by: Literal["asset"] | None = None
     calibration: Literal["auto", "on", "off"] = "auto"
+    mode: Literal["dense", "keyword", "hybrid"] = "dense"  # keyword/hybrid: BM25 over the rows' words
+    rerank: int | None = None  # re-score the first stage's top N by late interaction
 
 
 class PathsRequest(BaseModel):
@@ -97,14 +99,19 @@ def search(body: SearchRequest, request: Request) -> dict:
     s = service.settings
     if not 1 <= body.k <= s.max_k:
         raise RequestError(f"k must be between 1 and {s.max_k}, got {body.k}", param="k")
+    if body.rerank is not None and not 1 <= body.rerank <= max(s.max_k, 100):
+        raise RequestError(
+            f"rerank must be between 1 and {max(s.max_k, 100)}, got {body.rerank}", param="rerank"
+        )
     query: OmniInput = parse_item(
         body.query, "query", instruction=body.instruction, max_item_bytes=s.max_item_bytes
     )
     modalities = [body.modality] if isinstance(body.modality, str) else body.modality
     result = service.index.search(query, k=body.k, modalities=modalities, where=body.where,
-                                  group_by_asset=body.group_by == "asset", calibration=body.calibration)  # fmt: skip
+                                  group_by_asset=body.group_by == "asset", calibration=body.calibration,
+                                  mode=body.mode, rerank=body.rerank)  # fmt: skip
     return {"hits": [hit_json(h) for h in result.hits], "mode": result.mode, "calibration": result.calibration,
-            "seconds": result.seconds}  # fmt: skip
+            "ranking": result.ranking, "seconds": result.seconds}  # fmt: skip
 
 
 def hit_json(hit) -> dict:

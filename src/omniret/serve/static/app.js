@@ -80,8 +80,9 @@ async function renderHit(hit, rank) {
   let media;
   if (hit.modality === "image") {
     media = document.createElement("img");
-    media.alt = hit.name;
-    media.src = await mediaUrl(hit.media_url);
+    media.alt = hit.page == null ? hit.name : `${hit.name}, page ${hit.page}`;
+    // a PDF page is shown by its stored thumbnail: the file itself is no image
+    media.src = await mediaUrl(hit.page == null ? hit.media_url : hit.keyframe_url);
   } else if (hit.modality === "audio" || hit.modality === "video") {
     media = document.createElement(hit.modality);
     media.controls = true;
@@ -108,8 +109,15 @@ async function renderHit(hit, rank) {
   const detail = document.createElement("span");
   detail.className = "score";
   detail.textContent = `${score}${hit.t1 ? ` · ${fmt(hit.t0)}–${fmt(hit.t1)}` : ""}`;
+  if (hit.page != null) detail.textContent += ` · page ${hit.page}`;
   meta.append(badge, detail);
   card.append(media, name, meta);
+  if (hit.speech && !hit.text) {
+    const said = document.createElement("p");
+    said.className = "said";
+    said.textContent = `“${hit.speech}”`;
+    card.append(said);
+  }
   return card;
 }
 
@@ -122,11 +130,16 @@ async function search(event) {
   say("searching…");
   const body = { query: parts, k: Number($("k").value) || 12 };
   if ($("modality").value) body.modality = $("modality").value;
+  if ($("mode").value !== "dense") {
+    if (!parts.some((p) => p.type === "text")) { say("Keyword and hybrid search need words: type some."); return; }
+    body.mode = $("mode").value;
+  }
   try {
     const result = await api("/v1/search", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     const cards = await Promise.all(result.hits.map((h, i) => renderHit(h, i + 1)));
     $("results").replaceChildren(...cards);
-    say(`${result.hits.length} results in ${(result.seconds * 1000).toFixed(0)} ms · ${result.mode} · calibration ${result.calibration}`);
+    const ranking = result.ranking.mode === "hybrid" ? `hybrid (rrf k=${result.ranking.rrf_k}) · ` : "";
+    say(`${result.hits.length} results in ${(result.seconds * 1000).toFixed(0)} ms · ${ranking}${result.mode} · calibration ${result.calibration}`);
   } catch (err) {
     $("results").replaceChildren();
     say(`Search failed: ${err.message}`);
