@@ -2,7 +2,8 @@
 
 Sources (all installed by ``make demo``; licences in docs/LICENSES.md): scikit-image's sample
 photos, openclipart drawings, held-out Fashion-MNIST items, Asterisk speech prompts, CC0 animal
-recordings, a video we assemble from those, and a small markdown note. Re-running reuses the index:
+recordings, a video we assemble from those, a real PDF (the shared-mime-info specification) and a
+small markdown note. Re-running reuses the index:
 unchanged files are skipped.
 """
 
@@ -22,6 +23,7 @@ from omniret.inputs.modality import MEDIA_NAMES
 
 CLIPART = Path("/usr/share/openclipart/png/animals")
 SPEECH = Path("/usr/share/asterisk/sounds/en")
+PDF = Path("/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf")
 NOTES = """# Field notes
 
 The cat slept on the warm windowsill all afternoon.
@@ -46,6 +48,7 @@ def gather(media: Path, log=print) -> Path:
         "rooster-drawing.png": CLIPART / "birds" / "rooster_01.png",
         "speech-goodbye.wav": SPEECH / "vm-goodbye.wav",
         "speech-hello-world.wav": SPEECH / "hello-world.wav",
+        "shared-mime-info-spec.pdf": PDF,
     }
 
     for name in ("dog", "cat", "rooster", "cow"):
@@ -116,6 +119,12 @@ def queries(media: Path) -> list[tuple[str, OmniInput, dict]]:
         ),
         ("text -> video moment", OmniInput(text="a dog"), {"modalities": ["video"]}),
         ("text -> anything (passage)", OmniInput(text="coffee"), {}),
+        ("keywords -> what is said", OmniInput(text="hello world"), {"mode": "keyword"}),
+        (
+            "text -> PDF page (hybrid: meaning + keywords)",
+            OmniInput(text="glob patterns"),
+            {"mode": "hybrid"},
+        ),
     ]
 
 
@@ -145,16 +154,20 @@ def run(db: Path, media: Path, *, k: int = 3, log=print) -> None:
     for title, query, options in queries(media):
         result = ix.search(query, k=k, **options)
         scope = ", ".join(options["modalities"]) if options.get("modalities") else "all modalities"
-        log(f"\n{title}: {_describe(query)}  [{scope}; {result.mode}]")
+        ranking = "hybrid, " if options.get("mode") == "hybrid" else ""
+        log(f"\n{title}: {_describe(query)}  [{scope}; {ranking}{result.mode}]")
         for rank, h in enumerate(result.hits, 1):
-            moment = (
-                f" @ {h.t0:.0f}-{h.t1:.0f} s" if h.modality in ("audio", "video") and h.t0 is not None else ""
-            )
-            log(
-                f"  {rank}. {h.score:+.3f}  {h.modality:<5}  {Path(h.uri).name}{moment}"
-                + (f"  “{' '.join(h.text.split())[:60]}…”" if h.text else "")
-            )
+            log(f"  {rank}. {h.score:+.3f}  {h.modality:<5}  {_where(h)}")
     log(f"\nSearch it in a browser: omniret serve --db {db}, then open http://127.0.0.1:8000/")
+
+
+def _where(h) -> str:
+    """File, moment or page, and what it says (passage text, else the words spoken in the moment)."""
+    moment = f" @ {h.t0:.0f}-{h.t1:.0f} s" if h.modality in ("audio", "video") and h.t0 is not None else ""
+    page = f" p.{h.page}" if h.page is not None else ""
+    words = " ".join((h.text or h.speech or "").split())
+    said = "said " if words and not h.text else ""
+    return f"{Path(h.uri).name}{page}{moment}" + (f"  {said}“{words[:60]}…”" if words else "")
 
 
 def _describe(q: OmniInput) -> str:

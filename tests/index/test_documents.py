@@ -171,3 +171,10 @@ def test_without_pypdfium2_the_error_names_the_extra(tmp_path, monkeypatch):
         MissingExtraError, match=r"'index' extra \(missing: pypdfium2\).*pip install 'omniret\[index\]'"
     ):
         pdf_segments(make_pdf(tmp_path / "a.pdf", [text_content("Alpha")]))
+
+
+def test_a_passage_of_page_furniture_only_is_dropped(tmp_path):
+    """A page number alone ("1") is no passage; a page with words keeps them (3+ letters)."""
+    pdf = make_pdf(tmp_path / "n.pdf", [text_content("12"), text_content("Ok", "", "Harbour")])
+    rows = [(s.segment_id, s.text) for s in pdf_segments(pdf)[0] if s.input.text is not None]
+    assert rows == [("page2-p0", "Ok\n\nHarbour")]

@@ -98,6 +98,9 @@ def _open(pdfium, path: Path):
     return pdfium.PdfDocument(handle)
 
 
+MIN_LETTERS = 3
+
+
 def _page_segments(pdfium, doc, n: int, long_side: int) -> list[Segment]:
     """Page ``n``'s image row (when it renders) and passage rows; the page is closed before returning."""
     page = doc[n - 1]
@@ -109,7 +112,8 @@ def _page_segments(pdfium, doc, n: int, long_side: int) -> list[Segment]:
     if image is not None:
         segs.append(Segment(f"page{n}", None, None, OmniInput(image=image), text=_snippet(text), page=n,
                             thumbnail=_thumbnail(image)))  # fmt: skip
-    for i, p in enumerate(passages(text)):
+    # a passage of page furniture only ("1", "- 12 -") says nothing: fewer than 3 letters is dropped
+    for i, p in enumerate(q for q in passages(text) if sum(c.isalpha() for c in q) >= MIN_LETTERS):
         segs.append(Segment(f"page{n}-p{i}", None, None, OmniInput(text=p[:4000]), text=p, page=n))
     return segs
 
