@@ -51,3 +51,28 @@ def test_the_markdown_table_has_a_row_per_mode():
     row = {"asset": metrics([1]), "moment": metrics([None]), "ms_per_query": 12.4}
     text = markdown({"speech": {"queries": 1, "files": 1, "index_seconds": 3.2, "modes": {"dense": row}}})
     assert "| dense | 1.000 | 1.000 | 1.000 | 1.000 | 0.000 | 0.000 | 0.000 | 0.000 | 12 |" in text
+
+
+def test_a_collection_is_indexed_and_every_mode_scored(tmp_path, ckpt, monkeypatch):
+    """Two PDFs through the real index with the tiny checkpoint: exact sentences are found on their
+    page by keyword (R@1 = 1), and every mode reports each unit's metrics and its time."""
+    import json
+
+    from omniret.eval.words import MODES, evaluate_collection
+    from tests.helpers.pdf import make_pdf, text_content
+
+    pytest.importorskip("lancedb")
+    monkeypatch.setenv("OMNIRET_CACHE_DIR", str(tmp_path / "cache"))
+    media = tmp_path / "pdf" / "media"
+    media.mkdir(parents=True)
+    make_pdf(media / "a.pdf", [text_content("Cranes lift containers at the harbour."),
+                               text_content("The budget was approved in March.")])  # fmt: skip
+    make_pdf(media / "b.pdf", [text_content("Owls hunt mice at night in the forest.")])
+    queries = [{"query": "budget approved in March", "file": "a.pdf", "page": 2},
+               {"query": "owls hunt mice", "file": "b.pdf", "page": 1}]  # fmt: skip
+    (tmp_path / "pdf" / "queries.json").write_text(json.dumps(queries))
+    res = evaluate_collection(tmp_path / "pdf", "pdf", model=str(ckpt))
+    assert (res["queries"], res["files"], res["skipped"]) == (2, 2, [])
+    assert list(res["modes"]) == list(MODES)
+    assert res["modes"]["keyword"]["page"]["R@1"] == 1.0 and res["modes"]["keyword"]["asset"]["MRR@10"] == 1.0
+    assert all(set(row) == {"asset", "page", "ms_per_query"} for row in res["modes"].values())

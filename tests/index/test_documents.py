@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from omniret.extras import MissingExtraError
-from omniret.index.documents import PDF_MAGIC, is_pdf, pdf_segments
+from omniret.index.documents import PDF_MAGIC, describe_pages, is_pdf, pdf_segments, textless_pages
 from omniret.inputs.media import (
     CorruptMediaError,
     EmptyMediaError,
@@ -178,3 +178,12 @@ def test_a_passage_of_page_furniture_only_is_dropped(tmp_path):
     pdf = make_pdf(tmp_path / "n.pdf", [text_content("12"), text_content("Ok", "", "Harbour")])
     rows = [(s.segment_id, s.text) for s in pdf_segments(pdf)[0] if s.input.text is not None]
     assert rows == [("page2-p0", "Ok\n\nHarbour")]
+
+
+def test_textless_pages_are_named_in_runs(tmp_path):
+    pdf = make_pdf(
+        tmp_path / "scan.pdf", [FILLED_RECTANGLE, FILLED_RECTANGLE, text_content("Words"), FILLED_RECTANGLE]
+    )
+    assert textless_pages(pdf_segments(pdf)[0]) == [1, 2, 4]
+    assert describe_pages([1, 2, 4]) == "pages 1-2, 4"
+    assert describe_pages([7]) == "page 7" and describe_pages([1, 2, 3, 7, 8]) == "pages 1-3, 7-8"

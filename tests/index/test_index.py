@@ -74,7 +74,8 @@ def test_stats_counts_the_rows_of_one_table_version(tmp_path):
         "synthetic", "w1", "exact", None,
     )  # fmt: skip
     assert st["calibration"] is None  # the sidecar holds no stats
-    assert st["stored_copies"] == {"text_passages": 0, "keyframes": 0, "metadata": 0, "paths": 4}
+    assert st["stored_copies"] == {"text_passages": 0, "keyframes": 0, "speech": 0, "keywords": 0, "metadata": 0,
+                                   "paths": 4}  # fmt: skip
 
 
 def test_build_ann_below_the_threshold_is_skipped_and_a_bad_target_refused(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from omniret.index import Index
 from omniret.index.indexer import Indexer
 from tests.helpers.media import write_video
-from tests.helpers.pdf import encrypted_pdf, make_pdf, text_content, truncated_pdf
+from tests.helpers.pdf import FILLED_RECTANGLE, encrypted_pdf, make_pdf, text_content, truncated_pdf
 from tests.index.conftest import index
 
 pytest.importorskip("lancedb")
@@ -35,6 +35,7 @@ def test_a_pdf_becomes_page_images_and_passages_and_bad_pdfs_are_reported(tmp_pa
     )
     encrypted_pdf(docs / "locked.pdf", [text_content("secret")])
     truncated_pdf(docs / "broken.pdf", [text_content("lost")])
+    make_pdf(docs / "scan.pdf", [FILLED_RECTANGLE, text_content("Printed words.")])
     (docs / "note.txt").write_text("the crane is yellow\n")
     ix = index(tmp_path / "db", ckpt)
     report = ix.add([docs])
@@ -44,6 +45,8 @@ def test_a_pdf_becomes_page_images_and_passages_and_bad_pdfs_are_reported(tmp_pa
         "encrypted" in skipped[str(docs / "locked.pdf")]
         and "damaged PDF" in skipped[str(docs / "broken.pdf")]
     )
+    assert report.warnings == [(str(docs / "scan.pdf"), f"{docs / 'scan.pdf'}: no text on page 1 (scanned or drawn?): "
+                                                        "indexed as page images only")]  # fmt: skip
     pdf = [r for r in table_rows(ix, "uri", "segment_id", "modality", "page", "text", "keyframe")
            if r["uri"].endswith("report.pdf")]  # fmt: skip
     assert [(r["segment_id"], r["modality"], r["page"]) for r in pdf] == [
@@ -76,6 +79,8 @@ def test_subtitles_beside_a_video_are_aligned_to_its_moments_and_searchable(tmp_
         got["10.00-20.00"]["speech"] == got["12.00-22.00"]["speech"] == "the crane lifts containers"
     )  # 0.5 s
     assert got["whole"]["speech"] == "welcome to the harbour the crane lifts containers"
+    copies = ix.stats()["stored_copies"]
+    assert (copies["speech"], copies["keywords"]) == (4, 4)  # whole + 3 moments: all said something
     assert {(got[s]["speech_lang"], got[s]["speech_source"]) for s in ("whole", "0.00-10.00")} == {
         ("en", "subtitles")
     }

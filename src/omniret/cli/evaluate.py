@@ -141,5 +141,6 @@ def words(
     table = words_eval.markdown(results)
     typer.echo(table)
     if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
         write_json(results, out)
         out.with_suffix(".md").write_text(table)

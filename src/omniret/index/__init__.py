@@ -233,16 +233,26 @@ class Index:
                 "ann_recall@10": ann.get("recall") if ann else None,
                 "calibration": calibration_stats.summary(meta),
                 "access": meta.get("access"),
-                "stored_copies": _stored_copies(cols, keyframes)}  # fmt: skip
+                "speech": meta.get("speech"), "keywords": meta.get("keywords"),
+                "stored_copies": _stored_copies(cols, keyframes, _count(table, "speech IS NOT NULL"),
+                                                _count(table, "keywords IS NOT NULL"))}  # fmt: skip
 
 
-def _stored_copies(cols, keyframes: int) -> dict:
+def _count(table, where: str) -> int:
+    """Rows matching ``where``; 0 on an index made before the column it names."""
+    column = where.split()[0]
+    return table.count_rows(where) if column in table.schema.names else 0
+
+
+def _stored_copies(cols, keyframes: int, speech: int = 0, keywords: int = 0) -> dict:
     """What of the indexed files the index itself holds copies of (``delete`` and ``--prune`` remove
-    them with their rows): rows with text (passages of text files, shown as snippets), JPEG keyframes
-    of video moments, user metadata from sidecars or ``--meta``, and every file's path."""
+    them with their rows): rows with text (passages of text files and PDF pages, shown as snippets), JPEG
+    keyframes of video moments and PDF pages, what is said in recordings (transcripts, subtitles), the
+    words of each row in the full-text index, user metadata from sidecars or ``--meta``, and every path."""
     texts = sum(1 for t in cols["text"].to_pylist() if t)
     metas = sum(1 for m in cols["meta"].to_pylist() if m and m != "{}")
-    return {"text_passages": texts, "keyframes": keyframes, "metadata": metas, "paths": cols.num_rows}
+    return {"text_passages": texts, "keyframes": keyframes, "speech": speech, "keywords": keywords,
+            "metadata": metas, "paths": cols.num_rows}  # fmt: skip
 
 
 __all__ += ["ANN_MIN_ROWS", "SEARCH_MODES", "search_vector"]

@@ -211,3 +211,22 @@ def row_modality(segment, modality: str) -> str:
     if modality == "document":
         return "image" if segment.input is not None and segment.input.image is not None else "text"
     return modality
+
+
+def textless_pages(segments: list[Segment]) -> list[int]:
+    """Pages with an image row but no passage: nothing on them can be found by words."""
+    shown = {s.page for s in segments if s.input is not None and s.input.image is not None}
+    worded = {s.page for s in segments if s.input is not None and s.input.text is not None}
+    return sorted(shown - worded)
+
+
+def describe_pages(pages: list[int]) -> str:
+    """[1, 2, 3, 7] -> 'pages 1-3, 7'; [4] -> 'page 4'."""
+    runs: list[list[int]] = []
+    for p in pages:
+        if runs and p == runs[-1][-1] + 1:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    parts = [f"{r[0]}-{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs]
+    return ("pages " if len(pages) > 1 else "page ") + ", ".join(parts)

@@ -30,7 +30,7 @@ from omniret.errors import InputError
 from omniret.index import annotate
 from omniret.index.calibrate import calibrate, is_current
 from omniret.index.decompose import decompose, encode_limit, segmentation, with_pooled_whole
-from omniret.index.documents import pdf_segments, row_modality
+from omniret.index.documents import describe_pages, pdf_segments, row_modality, textless_pages
 from omniret.index.files import Scan, detect, display, duration, printable, scan
 from omniret.index.filters import quote
 from omniret.index.keyword import RECIPE as KEYWORD_RECIPE
@@ -268,7 +268,12 @@ class Indexer:
             raise UnsupportedMediaError(display(path), "not an image, audio, video, text or PDF file")
         self.guard.unchanged(path)  # each read re-checks the roots and the file (the decoders open it again)
         if modality == "document":
-            return pdf_segments(path)[0]
+            segments = pdf_segments(path)[0]
+            bare = textless_pages(segments)
+            if bare:
+                report.warnings.append((display(path), f"{display(path)}: no text on {describe_pages(bare)} (scanned "
+                                                       "or drawn?): indexed as page images only"))  # fmt: skip
+            return segments
         segments, seconds = decompose(path, modality, max_audio_seconds=self.max_audio_seconds,
                                       video_mode=self.video_mode, encode_seconds=encode_limit(self.model))  # fmt: skip
         annotate.attach(path, modality, segments, seconds, self.tower, report.warnings)
