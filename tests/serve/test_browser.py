@@ -87,3 +87,21 @@ def test_upload_then_find(page, server, tmp_path):
     )
     page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)
     assert (tmp_path / "ui.png").stat().st_size > 10_000
+
+
+def test_keyword_mode_finds_the_word_and_refuses_a_query_without_words(page):
+    if page.is_visible("#clear"):  # an earlier test's attached file
+        page.click("#clear")
+    page.select_option("#modality", "")
+    page.select_option("#mode", "keyword")
+    page.fill("#query", "windowsill")
+    page.click("#go")
+    page.wait_for_function("document.querySelector('#results .hit .name')?.textContent === '1. notes.md'")
+    assert page.locator("#results .hit").count() == 1  # only the note has the word
+    page.select_option("#mode", "hybrid")
+    page.click("#go")
+    page.wait_for_function("document.getElementById('message').textContent.includes('hybrid (rrf k=60)')")
+    page.fill("#query", "")
+    page.click("#go")
+    assert "Type a query" in page.text_content("#message")
+    page.select_option("#mode", "dense")

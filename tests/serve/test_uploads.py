@@ -88,3 +88,28 @@ def test_server_side_paths_only_below_allowed_roots(server, library, tmp_path):
 ])  # fmt: skip
 def test_safe_name(given, kind, expected):
     assert safe_name(given, kind) == expected
+
+
+def test_an_uploaded_pdf_is_found_by_page_and_its_page_thumbnail_served(server, tmp_path):
+    from tests.helpers.pdf import make_pdf, text_content
+
+    pdf = make_pdf(
+        tmp_path / "minutes.pdf", [text_content("Agenda."), text_content("The harbour budget passed.")]
+    )
+    with pdf.open("rb") as f:
+        r = httpx.post(
+            server.url + "/v1/items", files=[("files", ("minutes", f, "application/octet-stream"))]
+        )
+    assert r.status_code == 202, r.text
+    job = wait(server, r.json())
+    assert job["state"] == "done" and job["added"][0].endswith("/minutes"), job  # recognised by its bytes
+    hits = httpx.post(server.url + "/v1/search", json={"query": "harbour budget", "mode": "keyword"}).json()[
+        "hits"
+    ]
+    assert [(h["name"], h["page"], h["modality"]) for h in hits] == [("minutes", 2, "text")]
+    pages = httpx.post(server.url + "/v1/search", json={"query": "minutes", "mode": "keyword", "modality": "image",
+                                                       "k": 5}).json()["hits"]  # fmt: skip
+    assert sorted(h["page"] for h in pages) == [1, 2]  # the file name finds both page images
+    thumb = httpx.get(server.url + pages[0]["keyframe_url"])
+    assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+    assert httpx.delete(f"{server.url}/v1/items/{hits[0]['asset_id']}").json()["rows"] == 4

@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
+from omniret.index.documents import is_pdf
 from omniret.index.roots import Boundary
 from omniret.inputs.media.source import sniff
 from omniret.serve.inputs import RequestError, sniff_media
@@ -61,12 +62,12 @@ def _stage(f: UploadFile, where: str, s: ServeSettings) -> tuple[Path, str, str]
             head = head or chunk[:HEAD]
             digest.update(chunk)
             out.write(chunk)
-    kind = sniff(head)
+    kind = "document" if is_pdf(head) else sniff(head)
     if kind == "container":
         kind = sniff_media(str(tmp), head=head)
-    if kind not in ("image", "audio", "video", "text"):
+    if kind not in ("image", "audio", "video", "text", "document"):
         tmp.unlink(missing_ok=True)
-        raise RequestError(f"{where}: the bytes are no image, audio, video or text file omniret indexes",
+        raise RequestError(f"{where}: the bytes are no image, audio, video, text or PDF file omniret indexes",
                            param="files")  # fmt: skip
     return tmp, digest.hexdigest(), safe_name(f.filename, kind)
 
@@ -75,7 +76,7 @@ def safe_name(filename: str | None, kind: str) -> str:
     """The client's base name with only plain characters kept (no path, no dot files)."""
     base = _UNSAFE.sub("_", (filename or "").replace("\\", "/").rsplit("/", 1)[-1]).strip(" .")
     if not base:
-        base = {"text": "upload.txt"}.get(kind, f"upload.{kind}")
+        base = {"text": "upload.txt", "document": "upload.pdf"}.get(kind, f"upload.{kind}")
     return base[:120]
 
 
