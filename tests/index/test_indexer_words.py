@@ -135,3 +135,20 @@ def test_re_indexing_keeps_the_keyword_index_consistent(tmp_path, ckpt):
     ix.add([notes], prune=True)  # deleted: gone from the keyword index too
     assert found(ix, "lemon") == [] and found(ix, "b") == []
     assert Index(tmp_path / "db").search("bicycle", mode="keyword").hits[0].uri == str(notes / "a.txt")
+
+
+def test_a_recording_too_long_to_encode_whole_gets_its_words_on_the_pooled_whole_row(tmp_path, ckpt):
+    from omniret.api import load_model
+    from tests.helpers.media import sine, write_audio
+
+    media = tmp_path / "media"
+    media.mkdir()
+    write_audio(media / "long.wav", sine(330, 30.0, 16000), 16000)  # over the 20 s limit set below
+    (media / "long.srt").write_text("1\n00:00:03,000 --> 00:00:04,000\nfirst words\n\n"
+                                    "2\n00:00:25,000 --> 00:00:26,000\nlast words\n")  # fmt: skip
+    model = load_model(ckpt, cache=False, overrides=["media.max_audio_seconds=20"])
+    ix = Index(tmp_path / "db", model=model)
+    assert ix.add([media]).skipped == []
+    got = {r["segment_id"]: r["speech"] for r in table_rows(ix, "segment_id", "speech")}
+    assert got["whole"] == "first words last words"  # pooled from the windows, words from the cues
+    assert got["0.00-10.00"] == "first words" and got["20.00-30.00"] == "last words"

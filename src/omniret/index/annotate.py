@@ -14,6 +14,7 @@ otherwise, and an explicit different one is refused.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from omniret.index.paths import display, printable
@@ -61,27 +62,39 @@ def choose(stored: dict | None, wanted: str, model, *, transcriber=None) -> tupl
     return recipe, (tower if on else None)
 
 
-def attach(path: Path, modality: str, segments: list, duration: float, tower, warnings: list) -> None:
+def attach(path: Path, modality: str, segments: list, duration: float, tower, warnings: list) -> Said | None:
     """Fill ``speech`` of the audio/video segments of ``path``: its subtitles when it has readable ones,
-    else ``tower``'s transcript (None: no transcript). Problems are warnings: the media rows stay."""
+    else ``tower``'s transcript (None: no transcript). Problems are warnings: the media rows stay.
+    Returns what was said, for a whole row made later (``with_pooled_whole``: ``Said.fill``)."""
     if modality not in ("audio", "video"):
-        return
+        return None
+    said = None
     for sub, lang in find_subtitles(path):
         try:
-            cues = read_subtitles(sub)
+            said = Said(read_subtitles(sub), "subtitles", lang)
+            break
         except MediaError as err:
             warnings.append((display(path), printable(f"subtitles {display(sub)} ignored: {err.reason}")))
-            continue
-        speech_for(segments, cues, source="subtitles", language=lang)
-        return
-    if tower is None:
-        return
-    try:
-        cues = transcribe_cues(tower, path, duration)
-    except MediaError as err:
-        warnings.append((display(path), printable(f"no transcript: {err.reason}")))
-        return
-    speech_for(segments, cues, source="asr", language="en")
+    if said is None and tower is not None:
+        try:
+            said = Said(transcribe_cues(tower, path, duration), "asr", "en")
+        except MediaError as err:
+            warnings.append((display(path), printable(f"no transcript: {err.reason}")))
+    if said is not None:
+        said.fill(segments)
+    return said
+
+
+@dataclass(frozen=True)
+class Said:
+    """The timed words of one recording and where they came from."""
+
+    cues: list
+    source: str  # "subtitles" | "asr"
+    language: str | None
+
+    def fill(self, segments: list) -> None:
+        speech_for(segments, self.cues, source=self.source, language=self.language)
 
 
 def with_subtitles(content_hash: str, path: Path) -> str:

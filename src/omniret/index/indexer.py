@@ -112,6 +112,7 @@ class Indexer:
         # transcripts: auto | on | off (``annotate.choose``); transcriber: any object with ``speech_cues``
         # (default: the model's Whisper tower)
         self.transcripts, self.transcriber, self.tower = transcripts, transcriber, None
+        self._said: dict = {}  # path -> what was said, until the pooled whole row of a long recording exists
 
     def add(
         self, paths: list, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
@@ -276,7 +277,9 @@ class Indexer:
             return segments
         segments, seconds = decompose(path, modality, max_audio_seconds=self.max_audio_seconds,
                                       video_mode=self.video_mode, encode_seconds=encode_limit(self.model))  # fmt: skip
-        annotate.attach(path, modality, segments, seconds, self.tower, report.warnings)
+        said = annotate.attach(path, modality, segments, seconds, self.tower, report.warnings)
+        if said is not None and any(s.pooled for s in segments):  # its whole row is made in ``_rows``
+            self._said[path] = said
         return segments
 
     def _rows(
@@ -286,6 +289,9 @@ class Indexer:
         if any(s.keyframe_at is not None for s in segments):
             self.guard.unchanged(path)  # keyframes decode the video once more
         segments, vectors = with_pooled_whole(segments, vectors)  # long recordings: whole row = windows' mean
+        said = self._said.pop(path, None)
+        if said is not None and segments[0].segment_id == "whole":
+            said.fill(segments[:1])  # everything said in the recording, as a short one's whole row has
         exact = os.fsencode(path)
         uri = display(exact)
         kinds = [row_modality(s, modality) for s in segments]
