@@ -106,7 +106,9 @@ def towers_alone(model, folder: Path, *, hints: bool = False) -> tuple[float, in
 def index_once(model, folder: Path, db: Path, batch_files: int) -> tuple[float, int]:
     shutil.rmtree(db, ignore_errors=True)
     start = time.perf_counter()
-    report = Index(db, model=model).add([folder], batch_files=batch_files, transcripts="off")  # P7 prices them
+    report = Index(db, model=model).add(
+        [folder], batch_files=batch_files, transcripts="off"
+    )  # P7 prices them
     return time.perf_counter() - start, report.rows_written
 
 
