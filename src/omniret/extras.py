@@ -20,6 +20,7 @@ EXTRAS = {  # extra (pyproject.toml) -> the top-level packages it provides
     "eval": ("matplotlib", "mido"),
     "ood": ("skimage", "sklearn", "fontTools"),
     "serve": ("fastapi", "uvicorn", "multipart", "prometheus_client"),
+    "ray": ("ray", "lance", "lance_ray"),
 }
 
 

@@ -175,3 +175,13 @@ def test_keyword_and_hybrid_search_show_pages_and_record_the_fusion(tmp_path, ck
 def test_text_search_options_are_refused_before_anything_is_opened(tmp_path, args, words):
     refused(run(*args, "--db", tmp_path / "none"), 2, *words)
     assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--engine", "spark"], ["--engine must be one of embedded, ray"]),
+    (["--actors", "2"], ["--address, --actors and --gpus-per-actor go with --engine ray"]),
+    (["--engine", "ray", "--actors", "0"], ["--actors must be >= 1"]),
+])  # fmt: skip
+def test_engine_options_are_refused_before_anything_is_opened(tmp_path, args, words):
+    refused(run("index", tmp_path, "--db", tmp_path / "none", *args), 2, *words)
+    assert not (tmp_path / "none").exists()

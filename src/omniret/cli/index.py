@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from omniret.errors import InputError, OmniretError
-from omniret.index import FilterError, Index
+from omniret.index import ENGINES, FilterError, Index
 from omniret.index.ann import check_target
 from omniret.index.annotate import SETTINGS
 from omniret.index.calibrate import MODALITIES, MODES
@@ -92,6 +92,26 @@ def index(
         "subtitles win when present): 'on', 'off', or 'auto' (the index's own setting; on for a new index "
         "when the model has a Whisper tower).",
     ),
+    engine: str = typer.Option(
+        "embedded",
+        "--engine",
+        help="'embedded' (this process) or 'ray': decode, transcribe and embed in a Ray actor pool (the "
+        "model loaded once per actor), rows committed here exactly as embedded (docs/SCALE.md).",
+    ),
+    address: str = typer.Option(
+        None,
+        "--address",
+        help="With --engine ray: the cluster ('auto', 'ray://host:10001'); default: a local one.",
+    ),
+    actors: int = typer.Option(
+        1, "--actors", help="With --engine ray: actors in the pool (each loads the model)."
+    ),
+    cpus_per_actor: float = typer.Option(1.0, "--cpus-per-actor", help="With --engine ray: CPUs per actor."),
+    gpus_per_actor: float = typer.Option(
+        None,
+        "--gpus-per-actor",
+        help="With --engine ray: GPUs per actor (default: 1 when the cluster has one per actor).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     lock_timeout: float = typer.Option(
         10.0, "--lock-timeout", envvar="OMNIRET_LOCK_TIMEOUT", help=LOCK_TIMEOUT_HELP, callback=_lock_timeout
@@ -122,6 +142,12 @@ def index(
     run goes on."""
     boundary = Boundary.of(paths, follow_links=follow_links, allow_outside=allow_outside_roots)
 
+    if engine not in ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if actors < 1 or cpus_per_actor <= 0 or (gpus_per_actor is not None and gpus_per_actor < 0):
+        raise InputError("--actors must be >= 1, --cpus-per-actor > 0 and --gpus-per-actor >= 0")
+    if engine == "embedded" and (address or actors != 1 or gpus_per_actor is not None):
+        raise InputError("--address, --actors and --gpus-per-actor go with --engine ray")
     if transcripts not in SETTINGS:
         raise InputError(f"--transcripts must be one of {', '.join(SETTINGS)}, not {transcripts!r}")
     if video_segments not in (None, *VIDEO_MODES):
@@ -145,7 +171,8 @@ def index(
     report = ix.add(paths, meta=_parse_meta(meta), prune=prune, progress=not quiet, batch_files=batch_files,
                     video_segments=video_segments, follow_links=follow_links,
                     allow_outside_roots=allow_outside_roots, log=typer.echo if quiet else None,
-                    transcripts=transcripts)  # fmt: skip
+                    transcripts=transcripts, engine=engine, address=address, actors=actors,
+                    cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor)  # fmt: skip
     pruned = f"pruned {len(report.pruned)} files" + (f" ({report.pruned_rows} rows)" if report.pruned else "")
     typer.echo(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {report.unchanged}, "
                f"{pruned}; wrote {report.rows_written} rows")  # fmt: skip

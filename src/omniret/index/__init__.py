@@ -11,6 +11,7 @@ from omniret.index.ann import build_ann, check_target
 from omniret.index.files import display
 from omniret.index.filters import FilterError, check_filter, filter_problem, quote
 from omniret.index.indexer import BATCH_FILES, Indexer, IndexReport
+from omniret.index.ray_engine import RayIndexer
 from omniret.index.rerank import check_top, require_rerank
 from omniret.index.rerank import rerank as rerank_hits
 from omniret.index.search import (
@@ -50,6 +51,8 @@ class Index:
     ) -> None:
         self.store = Store(path, lock_timeout=lock_timeout)
         self._model, self._verify = model, verify  # verify: check the weights hash when loading by name
+        self._spec = str(model) if isinstance(model, (str, Path)) else None  # what Ray actors load
+        self._given_object = model is not None and self._spec is None
 
     @property
     def model(self):
@@ -70,20 +73,35 @@ class Index:
     def add(self, paths, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
             batch_files: int = BATCH_FILES, max_file_bytes: int | None = None, video_segments: str | None = None,
             follow_links: bool = False, allow_outside_roots: bool = False, log=None,
-            on_progress=None, transcripts: str = "auto") -> IndexReport:  # fmt: skip
+            on_progress=None, transcripts: str = "auto", engine: str = "embedded", address: str | None = None,
+            actors: int = 1, cpus_per_actor: float = 1.0, gpus_per_actor: float | None = None) -> IndexReport:  # fmt: skip
         """``video_segments``: "fixed" (10 s) or "shots"; None keeps the index's own (new: "fixed").
         The per-modality calibration stats are recomputed at the end whenever the table changed.
         Nothing outside the roots ``paths`` is read unless ``follow_links`` and ``allow_outside_roots``
         (docs/SECURITY.md). ``on_progress(done, total)`` is called with files finished of files to index.
         ``transcripts``: "auto" (the index's setting; a new index transcribes speech when the model has a
-        Whisper tower), "on" or "off" (``index/annotate.py``); sidecar subtitles are used either way."""
+        Whisper tower), "on" or "off" (``index/annotate.py``); sidecar subtitles are used either way.
+        ``engine="ray"``: files are decoded and embedded by ``actors`` Ray actors (the cluster at ``address``,
+        else a local one), committed here as always (``index/ray_engine.py``); the model must then be
+        given by name or path, which every actor loads."""
         limits = {"max_file_bytes": max_file_bytes} if max_file_bytes else {}
         spec = self._model
         source = str(Path(spec).resolve()) if isinstance(spec, (str, Path)) and Path(spec).exists() else None
-        return Indexer(
-            self.store, self.model, batch_files=batch_files, log=log, video_segments=video_segments,
-            model_source=source, on_progress=on_progress, transcripts=transcripts, **limits
-        ).add(list(paths), meta=meta, prune=prune, progress=progress, follow_links=follow_links,
+        common = dict(batch_files=batch_files, log=log, video_segments=video_segments, model_source=source,
+                      on_progress=on_progress, transcripts=transcripts, **limits)  # fmt: skip
+        if engine not in ENGINES:
+            raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if engine == "ray":
+            if self._given_object:
+                raise InputError("the Ray engine loads the model in every actor: give it by name or path "
+                                 "(Index(db, model='omniret-small' or a checkpoint directory)), not as an object")  # fmt: skip
+            name = self._spec or str(self.store.sidecar().get("model_source") or self.model.model_id)
+            indexer = RayIndexer(self.store, self.model, spec=name, verify=self._verify, address=address,
+                                 actors=actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
+                                 **common)  # fmt: skip
+        else:
+            indexer = Indexer(self.store, self.model, **common)
+        return indexer.add(list(paths), meta=meta, prune=prune, progress=progress, follow_links=follow_links,
               allow_outside_roots=allow_outside_roots)  # fmt: skip
 
     def search(self, query: OmniInput | str, *, k: int = 10, modalities: list[str] | None = None,
@@ -255,7 +273,8 @@ def _stored_copies(cols, keyframes: int, speech: int = 0, keywords: int = 0) -> 
             "metadata": metas, "paths": cols.num_rows}  # fmt: skip
 
 
-__all__ += ["ANN_MIN_ROWS", "SEARCH_MODES", "search_vector"]
+ENGINES = ("embedded", "ray")
+__all__ += ["ANN_MIN_ROWS", "ENGINES", "SEARCH_MODES", "search_vector"]
 
 
 def _composed_target(query: OmniInput) -> list[str] | None:

@@ -199,9 +199,8 @@ class Indexer:
         columns = set(table.schema.names)  # an older table may lack a column (see store.schema)
         finished = 0
         self.on_progress(0, len(todo))
-        for batch in commit_batches(todo, self.batch_files, BATCH_MEDIA_SECONDS):
+        for batch, rows, done in self.produce(todo, meta, report):
             finished += len(batch)
-            rows, done = self._batch_rows(batch, meta, report)
             ids = [asset_id(f) for f in done]
             replaced = [a for a in ids if a in known]
             report.added += [display(f) for f, a in zip(done, ids, strict=True) if a not in known]
@@ -215,6 +214,13 @@ class Indexer:
                 bar(seconds)
             self.log(f"committed {len(rows)} rows from {finished}/{len(todo)} files")
             self.on_progress(finished, len(todo))
+
+    def produce(self, todo, meta, report):
+        """(files, their rows, the files done) per commit, in order of completion. Here every batch is
+        decoded and encoded in this process; ``ray_engine.RayIndexer`` does it in an actor pool."""
+        for batch in commit_batches(todo, self.batch_files, BATCH_MEDIA_SECONDS):
+            rows, done = self._batch_rows(batch, meta, report)
+            yield batch, rows, done
 
     def _batch_rows(self, batch, meta, report) -> tuple[list[dict], list[str]]:
         """Decompose every file of the batch, then encode all their segments in one call (heads at full

@@ -1,0 +1,87 @@
+"""``--engine ray`` on a local Ray (2 CPUs, in this process): the same rows as the embedded path, the
+same incremental behaviour, a killed worker costs nothing, a bad file is reported and the rest indexed."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from omniret.errors import InputError
+from omniret.index import Index
+from omniret.index.ray_engine import KILL_ONCE_ENV
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("lancedb")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A local Ray whose workers see this module's cache and its one-shot worker kill (first batch only)."""
+    tmp = tmp_path_factory.mktemp("ray")
+    env = {"OMNIRET_CACHE_DIR": str(tmp / "cache"), KILL_ONCE_ENV: str(tmp / "killed"), "RAY_AUTH_MODE": "disabled",
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False)
+    yield tmp
+    ray.shutdown()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def table(db) -> list[dict]:
+    from omniret.index.store import Store
+
+    t = Store(db).table().to_arrow().sort_by([("asset_id", "ascending"), ("segment_id", "ascending")])
+    return t.to_pylist()
+
+
+KEYS = ("asset_id", "segment_id", "uri", "modality", "t0", "t1", "content_hash", "weights_hash", "recipe_hash",
+        "meta", "text", "page", "speech", "keywords", "path_bytes")  # fmt: skip
+
+
+def test_a_killed_worker_is_redone_and_the_rows_equal_the_embedded_path(cluster, folder, ckpt, tmp_path):
+    """The first batch's actor kills itself (SIGKILL): Ray restarts it and redoes the batch; the table
+    then holds exactly the embedded path's rows, and a re-run writes nothing."""
+    report = Index(tmp_path / "ray", model=str(ckpt)).add([folder], engine="ray")
+    assert (cluster / "killed").is_file()  # the kill happened
+    assert report.skipped == [] and len(report.added) == 8
+    Index(tmp_path / "embedded", model=str(ckpt)).add([folder])
+    got, want = table(tmp_path / "ray"), table(tmp_path / "embedded")
+    assert [tuple(r[k] for k in KEYS) for r in got] == [tuple(r[k] for k in KEYS) for r in want]
+    np.testing.assert_allclose([r["vector"] for r in got], [r["vector"] for r in want], atol=1e-5)
+    assert len({(r["asset_id"], r["segment_id"]) for r in got}) == len(got)  # nothing twice
+    again = Index(tmp_path / "ray", model=str(ckpt)).add([folder], engine="ray")
+    assert (again.rows_written, again.unchanged) == (0, 8)
+
+
+def test_changed_files_are_replaced_vanished_ones_pruned_and_a_bad_one_reported(
+    cluster, folder, ckpt, tmp_path
+):
+    db = tmp_path / "db"
+    Index(db, model=str(ckpt)).add([folder], engine="ray")
+    (folder / "notes.md").write_text("# Other\n\nA passage about boats.\n")
+    (folder / "short.flac").unlink()
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    report = Index(db, model=str(ckpt)).add([folder], engine="ray", prune=True, actors=2, cpus_per_actor=0.5)
+    assert report.replaced == [str(folder / "notes.md")] and report.pruned == [str(folder / "short.flac")]
+    assert [f for f, _ in report.skipped] == [str(folder / "broken.png")]
+    rows = table(db)
+    assert {r["uri"].rsplit("/", 1)[-1] for r in rows} == {"img0.png", "img1.png", "img2.png", "img3.png",
+                                                          "tone.wav", "clip.mp4", "notes.md"}  # fmt: skip
+    assert [r["text"] for r in rows if r["uri"].endswith("notes.md")] == ["# Other\n\nA passage about boats."]
+    assert Index(db).search("boats", mode="keyword").hits[0].uri == str(folder / "notes.md")
+
+
+def test_a_loaded_model_object_is_refused_for_ray(cluster, folder, ckpt, tmp_path):
+    from omniret.api import load_model
+
+    with pytest.raises(InputError, match="loads the model in every actor: give it by name or path"):
+        Index(tmp_path / "db", model=load_model(ckpt, cache=False)).add([folder], engine="ray")
+    with pytest.raises(InputError, match="engine must be one of embedded, ray"):
+        Index(tmp_path / "db", model=str(ckpt)).add([folder], engine="spark")
