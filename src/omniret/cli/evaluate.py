@@ -77,6 +77,13 @@ def mbeir(
     no_verify: bool = typer.Option(
         False, "--no-verify", help="Do not check checkpoints' weights hashes against their manifests."
     ),
+    engine: str = typer.Option(
+        "embedded", "--engine", help="'ray': embed pools and queries in a Ray actor pool (docs/SCALE.md)."
+    ),
+    address: str = typer.Option(
+        None, "--address", help="With --engine ray: the cluster; default a local one."
+    ),
+    actors: int = typer.Option(1, "--actors", help="With --engine ray: actors (each loads the model)."),
     geometry: bool = typer.Option(
         False,
         "--geometry",
@@ -89,6 +96,8 @@ def mbeir(
     own pool and/or the global pool of the whole split."""
 
     ks = parse_ks(k)
+    if actors < 1:
+        raise InputError(f"--actors must be >= 1, not {actors}")
 
     def show(m, res) -> None:
         metric = " ".join(f"R@{kk} {100 * res.metrics[f'recall@{kk}']:.1f}" for kk in ks)
@@ -98,7 +107,8 @@ def mbeir(
                    + (skipped if res.skipped_queries or res.skipped_candidates else ""))  # fmt: skip
 
     runs = evaluate(model, root, split=split, tasks=tasks, pool=pool, ks=ks, batch_size=batch_size,
-                    cache_dir=cache_dir, verify=not no_verify, geometry=geometry, on_result=show)  # fmt: skip
+                    cache_dir=cache_dir, verify=not no_verify, geometry=geometry, on_result=show, engine=engine,
+                    address=address, actors=actors)  # fmt: skip
     records = [r.record for r in runs]
     for r in runs:
         if geometry and r.geometry is None:

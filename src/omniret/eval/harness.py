@@ -46,7 +46,10 @@ class TaskResult:
 
 
 def encode_skipping(model, inputs: list, *, batch_size: int = 16, progress: bool = False):
-    """Encode what can be encoded: (embeddings, {index: reason}) with failed rows left at zero."""
+    """Encode what can be encoded: (embeddings, {index: reason}) with failed rows left at zero. A model
+    that brings its own (``eval/ray_encode.py``: an actor pool) is asked to do it."""
+    if hasattr(type(model), "encode_skipping"):
+        return model.encode_skipping(inputs, batch_size=batch_size, progress=progress)
     out = None  # allocated from the first result: (n, dim) or (n, V, D) for multi-vector models
     errors: dict[int, str] = {}
 

@@ -15,6 +15,7 @@ from omniret.errors import InputError
 from omniret.eval.global_pool import POOLS, PoolRun, evaluate_pools, load_global_pool, pool_geometry
 from omniret.eval.harness import CandidateCache, TaskResult
 from omniret.eval.mbeir import load_tasks
+from omniret.eval.ray_encode import RayEncodedModel
 from omniret.eval.report import results_record
 from omniret.models import load_model
 
@@ -37,10 +38,13 @@ def load_eval_model(spec: str, *, verify: bool = True):
 
 def evaluate(specs: list[str], root: Path, *, split: str = "test", tasks: str = "*", pool: str = "local",
              ks: list[int], batch_size: int = 16, cache_dir: Path | None = None, verify: bool = True,
-             geometry: bool = False,
-             on_result: Callable[[object, TaskResult], None] | None = None) -> list[ModelRun]:  # fmt: skip
+             geometry: bool = False, on_result: Callable[[object, TaskResult], None] | None = None,
+             engine: str = "embedded", address: str | None = None, actors: int = 1) -> list[ModelRun]:  # fmt: skip
     """Score each model on every task of ``root`` (all files are read and checked before a model
-    loads); ``on_result(model, result)`` is called as each task finishes."""
+    loads); ``on_result(model, result)`` is called as each task finishes. ``engine="ray"``: pools and
+    queries are embedded by ``actors`` Ray actors (``eval/ray_encode.py``), scored here."""
+    if engine not in ("embedded", "ray"):
+        raise InputError(f"--engine must be one of embedded, ray, not {engine!r}")
     if pool not in POOLS:
         raise InputError(f"--pool must be one of {', '.join(POOLS)}, not {pool!r}")
     if geometry and pool == "local":
@@ -55,6 +59,8 @@ def evaluate(specs: list[str], root: Path, *, split: str = "test", tasks: str = 
     runs = []
     for spec in specs:
         m = load_eval_model(spec, verify=verify)
+        if engine == "ray" and hasattr(m, "encode"):  # the random ranker embeds nothing
+            m = RayEncodedModel(m, spec=spec, verify=verify, address=address, actors=actors)
         show = (lambda res, m=m: on_result(m, res)) if on_result else None
         run = evaluate_pools(m, task_list, root, pool=pool, ks=ks, split=split, batch_size=batch_size,
                              cache=cache, union=union, on_result=show)  # fmt: skip

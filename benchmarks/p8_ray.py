@@ -1,0 +1,139 @@
+"""P8 — the Ray engine: embedded vs Ray on one real folder, 1 vs 2 actors, and the Lance write rate.
+
+One run, side by side, on this machine (2 cores: 1 -> 2 actors can at best double):
+- ``Index.add`` of the same real mixed folder (the demo's sample media, copied ``--copies`` times under
+  other names so there is work to share) with the embedded engine and with ``--engine ray`` at 1 and 2
+  actors (1 CPU and 1 torch thread each; the embedded process uses both cores). Every configuration
+  gets a fresh feature cache and a fresh local Ray (its start-up is timed apart), so no run reuses
+  another's tower outputs. Transcripts are on (the shipped model's Whisper), as a user's run would be.
+- The driver's commit path alone: ``table.add`` of 50,000 rows of 384-d vectors (rows/s), and
+  ``lance_ray.write_lance`` of the same rows from Ray for comparison.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/p8_ray.py [--copies 3]
+
+Writes benchmarks/results/p8_ray.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results" / "p8_ray.json"
+
+
+def folder(tmp: Path, copies: int) -> Path:
+    from omniret.demo import gather
+
+    src = gather(tmp / "demo-media", log=lambda *_: None)
+    out = tmp / "media"
+    out.mkdir()
+    for c in range(copies):
+        for f in sorted(src.iterdir()):
+            if f.is_file():
+                shutil.copyfile(f, out / f"c{c}-{f.name}")
+    return out
+
+
+def run(engine: str, media: Path, tmp: Path, *, actors: int = 1) -> dict:
+    import ray
+
+    from omniret.index import Index
+
+    os.environ["OMNIRET_CACHE_DIR"] = str(tmp / f"cache-{engine}-{actors}")  # fresh: nothing reused
+    ray_start = 0.0
+    if engine == "ray":
+        start = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=512 * 1024**2, log_to_driver=False)
+        ray_start = time.perf_counter() - start
+    db = tmp / f"db-{engine}-{actors}"
+    start = time.perf_counter()
+    options = {"engine": "ray", "actors": actors, "cpus_per_actor": 1.0} if engine == "ray" else {}
+    report = Index(db, model="omniret-small").add([media], **options)
+    seconds = time.perf_counter() - start
+    if engine == "ray":
+        ray.shutdown()
+    return {"engine": engine, "actors": actors if engine == "ray" else None, "seconds": seconds,
+            "ray_start_seconds": ray_start, "files": len(report.added), "rows": report.rows_written,
+            "skipped": len(report.skipped)}  # fmt: skip
+
+
+def lance_write(tmp: Path, rows: int = 50_000, dim: int = 384) -> dict:
+    import pyarrow as pa
+    import ray
+
+    from omniret.index.store import Store, schema
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    cols = {f.name: pa.nulls(rows, f.type) for f in schema(dim)}
+    ids = pa.array([f"{i:016x}" for i in range(rows)])
+    cols.update(asset_id=ids, segment_id=pa.array(["whole"] * rows), uri=ids, modality=pa.array(["image"] * rows),
+                vector=pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), dim))  # fmt: skip
+    data = pa.table(cols, schema=schema(dim))
+    table = Store(tmp / "lance-driver").table(dim)
+    start = time.perf_counter()
+    for i in range(0, rows, 5000):  # commits of 5,000 rows, as a driver commits batches of files
+        table.add(data.slice(i, 5000))
+    driver = time.perf_counter() - start
+    import lance_ray
+
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=512 * 1024**2, log_to_driver=False)
+    Store(tmp / "lance-ray").table(dim)  # the same empty table, made by LanceDB
+    ds = ray.data.from_arrow(data)
+    start = time.perf_counter()
+    lance_ray.write_lance(ds, str(tmp / "lance-ray" / "segments.lance"), schema=schema(dim), mode="append")
+    distributed = time.perf_counter() - start
+    ray.shutdown()
+    return {"rows": rows, "dim": dim, "driver_table_add_rows_per_s": rows / driver,
+            "lance_ray_write_rows_per_s": rows / distributed}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--copies", type=int, default=3, help="copies of the demo folder to index")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from ray.data import DataContext
+
+    DataContext.get_current().enable_progress_bars = False
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        media = folder(tmp, args.copies)
+        runs = [
+            run("embedded", media, tmp),
+            run("ray", media, tmp, actors=1),
+            run("ray", media, tmp, actors=2),
+        ]
+        write = lance_write(tmp)
+    base = runs[0]["seconds"]
+    print(
+        f"{'engine':<10} {'actors':>6} {'seconds':>8} {'vs embedded':>12} {'ray start s':>12} {'rows':>6} files"
+    )
+    for r in runs:
+        print(f"{r['engine']:<10} {r['actors'] or '-':>6} {r['seconds']:>8.1f} {r['seconds'] / base:>11.2f}x "
+              f"{r['ray_start_seconds']:>12.1f} {r['rows']:>6} {r['files']}")  # fmt: skip
+    print(f"2 actors vs 1: {runs[1]['seconds'] / runs[2]['seconds']:.2f}x faster")
+    print(f"Lance write, {write['rows']:,} rows x {write['dim']}: driver table.add "
+          f"{write['driver_table_add_rows_per_s']:,.0f} rows/s; lance_ray.write_lance "
+          f"{write['lance_ray_write_rows_per_s']:,.0f} rows/s")  # fmt: skip
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps({"runs": runs, "lance_write": write, "copies": args.copies}, indent=1) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
