@@ -57,6 +57,7 @@ bench: install system-deps
 	cd benchmarks && ../$(PY) p1_resampler.py && ../$(PY) p2_encode_overhead.py && ../$(PY) p2_index_overhead.py
 	cd benchmarks && ../$(PY) p4_index_memory.py && ../$(PY) p3_ann.py   # index: memory, 1M-vector ANN
 	cd benchmarks && ../$(PY) p7_text_search.py   # keyword and hybrid search at 100k rows, words at index time
+	cd benchmarks && ../$(PY) p8_ray.py   # the Ray engine: embedded vs 1 and 2 actors, Lance write rates
 
 demo: install system-deps
 	$(VENV)/bin/omniret demo
