@@ -181,7 +181,7 @@ def index(
     for _, problem in report.warnings:
         typer.echo(terminal_safe(f"warning: {problem}"), err=True)
     if build_ann:
-        ann = ix.build_ann(target_recall=target_recall)
+        ann = ix.build_ann(target_recall=target_recall, engine=engine, workers=max(2, actors))
         typer.echo(f"ann: {ann}")
         if ann.get("met_target") is False:
             typer.echo(f"warning: measured recall@{ann['k']} {ann['recall']:.3f} is below the target "

@@ -11,7 +11,7 @@ from omniret.index.ann import build_ann, check_target
 from omniret.index.files import display
 from omniret.index.filters import FilterError, check_filter, filter_problem, quote
 from omniret.index.indexer import BATCH_FILES, Indexer, IndexReport
-from omniret.index.ray_engine import RayIndexer
+from omniret.index.ray_engine import RayIndexer, distributed_ann
 from omniret.index.rerank import check_top, require_rerank
 from omniret.index.rerank import rerank as rerank_hits
 from omniret.index.search import (
@@ -221,7 +221,9 @@ class Index:
                 f"--db {self.store.path} is not an omniret index (no table, no {SIDECAR})"
             )
 
-    def build_ann(self, *, target_recall: float = 0.95, force: bool = False) -> dict:
+    def build_ann(self, *, target_recall: float = 0.95, force: bool = False, engine: str = "embedded",
+                  workers: int = 2) -> dict:  # fmt: skip
+        """``engine="ray"``: the IVF index is built by ``workers`` Ray workers (lance-ray); tuned here."""
 
         check_target(target_recall)
         self.store.require()
@@ -230,7 +232,8 @@ class Index:
         if n < ANN_MIN_ROWS and not force:
             return {"skipped": f"{n} rows: exact search is used below {ANN_MIN_ROWS} rows"}
         with self.store.writer():
-            return build_ann(self.store, target_recall=target_recall)
+            build = (lambda *a: distributed_ann(*a, workers=workers)) if engine == "ray" else None
+            return build_ann(self.store, target_recall=target_recall, build=build)
 
     def stats(self) -> dict:
         """What the index holds; one table version for every count (a writer may commit meanwhile)."""

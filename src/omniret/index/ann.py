@@ -84,10 +84,13 @@ def build_ann(
     k: int = 10,
     seed: int = 0,
     index_type: str = "IVF_SQ",
+    build=None,
 ) -> dict:
     """Create the index, then pick the cheapest (nprobes, refine) whose recall@k on half of a query
     sample is at least ``target_recall`` with 95 % confidence and report its recall on the other half;
     if that falls short, keep escalating until both agree (``met_target`` says whether it got there)."""
+    # ``build(store, index_type, partitions, dim)``: another builder of the same index (the Ray engine's
+    # distributed one, ``ray_engine.distributed_ann``); the tuning below is the same either way
     if index_type not in INDEX_TYPES:
         raise InputError(f"index_type must be one of {', '.join(INDEX_TYPES)}, not {index_type!r}")
     check_target(target_recall)
@@ -97,7 +100,11 @@ def build_ann(
         raise InputError(f"{store.path} holds {n} rows: an ANN index needs at least 2 (exact search is used)")
     dim = len(table.search().limit(1).to_list()[0]["vector"])
     start = time.perf_counter()
-    table.create_index("vector", config=_index_config(index_type, n, dim), replace=True)
+    if build is None:
+        table.create_index("vector", config=_index_config(index_type, n, dim), replace=True)
+    else:
+        build(store, index_type, _partitions(n), dim)
+        table = store.table()  # a handle opened before the build keeps reading the unindexed version
     build_s = time.perf_counter() - start
     rng = np.random.default_rng(seed)
     queries = sample_queries(table, n, sample, rng)

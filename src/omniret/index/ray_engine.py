@@ -202,3 +202,18 @@ def _commit(group: list[dict], planned: dict, report: IndexReport):
         rows += pickle.loads(r["rows"])
         done.append(item[0])
     return files, rows, done
+
+
+def distributed_ann(store, index_type: str, partitions: int, dim: int, *, workers: int = 2) -> None:
+    """The IVF index built by ``workers`` Ray workers (lance-ray: k-means and the partition pass shared
+    out), with LanceDB's name and metric, so the embedded search uses it unchanged."""
+    start()
+    lance_ray = require("ray", "lance_ray")
+    if index_type not in ("IVF_SQ", "IVF_FLAT"):
+        raise InputError(f"the distributed ANN build makes IVF_SQ or IVF_FLAT, not {index_type}")
+    rows = store.table().count_rows()
+    # k-means samples 256 rows per partition where there are that many (as LanceDB's own build does)
+    sample_rate = max(1, min(256, rows // partitions))
+    lance_ray.create_index(str(store.path / "segments.lance"), column="vector", index_type=index_type,
+                           name="vector_idx", metric="dot", num_partitions=partitions, num_workers=workers,
+                           sample_rate=sample_rate, replace=True)  # fmt: skip
