@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
@@ -13,25 +11,17 @@ from omniret.eval.run import evaluate
 from omniret.inputs import OmniInput
 from omniret.models import load_model
 from tests.helpers.builders import mbeir_fixture
+from tests.helpers.ray_cluster import local_ray
 
 ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
+    """A local Ray whose workers see this module's feature cache."""
     tmp = tmp_path_factory.mktemp("ray-eval")
-    env = {"OMNIRET_CACHE_DIR": str(tmp / "cache"), "RAY_AUTH_MODE": "disabled", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False)
-    yield tmp
-    ray.shutdown()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with local_ray(tmp):
+        yield tmp
 
 
 def test_the_pool_encodes_in_order_and_lists_bad_media_like_one_process(cluster, ckpt, tmp_path):

@@ -3,14 +3,13 @@ same incremental behaviour, a killed worker costs nothing, a bad file is reporte
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 from omniret.errors import InputError
 from omniret.index import Index
 from omniret.index.ray_engine import KILL_ONCE_ENV
+from tests.helpers.ray_cluster import local_ray
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("lancedb")
@@ -18,20 +17,10 @@ pytest.importorskip("lancedb")
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A local Ray whose workers see this module's cache and its one-shot worker kill (first batch only)."""
+    """A local Ray whose workers see this module's feature cache and its one-shot worker kill (first batch only)."""
     tmp = tmp_path_factory.mktemp("ray")
-    env = {"OMNIRET_CACHE_DIR": str(tmp / "cache"), KILL_ONCE_ENV: str(tmp / "killed"), "RAY_AUTH_MODE": "disabled",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False)
-    yield tmp
-    ray.shutdown()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with local_ray(tmp, **{KILL_ONCE_ENV: str(tmp / "killed")}):
+        yield tmp
 
 
 def table(db) -> list[dict]:

@@ -26,6 +26,9 @@ import numpy as np
 from omniret.datasets import sources as src
 from omniret.datasets.builder import is_test, stable_order
 from omniret.datasets.offline_tasks import SPEECH_TEST_PERCENT
+from omniret.datasets.render import make_video
+from omniret.index.documents import pdf_segments
+from omniret.inputs.media import load_audio
 
 PROMPTS_PER_RECORDING = 6
 GAP_SECONDS = 0.8
@@ -49,8 +52,6 @@ def held_out_prompts() -> list[tuple[str, Path, str]]:
 
 def _joined(group) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """The prompts' waves one after another with silence between; each prompt's (t0, t1)."""
-    from omniret.inputs.media import load_audio
-
     gap = np.zeros(int(GAP_SECONDS * RATE), np.float32)
     pieces, spans, t = [gap], [], GAP_SECONDS
     for _, wav, _ in group:
@@ -77,8 +78,6 @@ def build_speech(out: Path, prompts) -> list[dict]:
 
 def build_subtitles(out: Path, prompts) -> list[dict]:
     from PIL import Image
-
-    from omniret.datasets.render import make_video
 
     queries, palette = [], np.random.default_rng(7).integers(30, 225, (64, 3))
     for r in range(0, len(prompts) - PROMPTS_PER_RECORDING + 1, PROMPTS_PER_RECORDING):
@@ -107,8 +106,6 @@ def _srt_time(t: float) -> str:
 def build_pdf(out: Path, *, seed: int = 0) -> list[dict]:
     """Copies of the PDFs and one query sentence (8-40 words) per sampled page sentence."""
     import shutil
-
-    from omniret.index.documents import pdf_segments
 
     rng, queries = np.random.default_rng(seed), []
     for pdf in PDFS:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from omniret.errors import InputError
-from omniret.index import annotate
+from omniret.index.annotate import attach, choose, with_subtitles
 from omniret.index.calibrate import calibrate, is_current
 from omniret.index.decompose import decompose, encode_limit, segmentation, with_pooled_whole
 from omniret.index.documents import describe_pages, pdf_segments, row_modality, textless_pages
@@ -159,7 +159,7 @@ class Indexer:
     def _record_text_recipes(self) -> None:
         """How the index's words are made (speech and keyword recipes), chosen once per job and recorded."""
         meta = self.store.sidecar()
-        speech, self.tower = annotate.choose(meta.get("speech"), self.transcripts, self.model,
+        speech, self.tower = choose(meta.get("speech"), self.transcripts, self.model,
                                              transcriber=self.transcriber)  # fmt: skip
         if (meta.get("speech"), meta.get("keywords")) != (speech, KEYWORD_RECIPE):
             self.store.write_sidecar({**meta, "speech": speech, "keywords": KEYWORD_RECIPE})
@@ -180,7 +180,7 @@ class Indexer:
                 continue
             modality = detect(f, head)
             if modality in ("audio", "video"):  # its subtitles are part of what is indexed: a new or
-                h = annotate.with_subtitles(h, f)  # changed .srt re-indexes the recording
+                h = with_subtitles(h, f)  # changed .srt re-indexes the recording
             old = known.get(asset_id(f))
             if old is not None and old.content_hash == h:
                 report.unchanged += 1
@@ -283,7 +283,7 @@ class Indexer:
             return segments
         segments, seconds = decompose(path, modality, max_audio_seconds=self.max_audio_seconds,
                                       video_mode=self.video_mode, encode_seconds=encode_limit(self.model))  # fmt: skip
-        said = annotate.attach(path, modality, segments, seconds, self.tower, report.warnings)
+        said = attach(path, modality, segments, seconds, self.tower, report.warnings)
         if said is not None and any(s.pooled for s in segments):  # its whole row is made in ``_rows``
             self._said[path] = said
         return segments

@@ -27,11 +27,10 @@ from pathlib import Path
 
 from omniret.errors import InputError
 from omniret.extras import require
-from omniret.index import annotate
+from omniret.index.annotate import recognizer
 from omniret.index.files import display, printable
 from omniret.index.indexer import Indexer, IndexReport
 from omniret.index.roots import ReadGuard
-from omniret.inputs.media import UnreadableMediaError
 from omniret.models import load_model
 
 OBJECT_STORE_BYTES = 512 * 1024**2  # a local cluster's shared memory: rows of a few batches in flight
@@ -67,7 +66,7 @@ class FileWorker:
         self.indexer = Indexer(None, model)
         self.indexer.boundary, self.indexer.guard = boundary, WorkerGuard(boundary)
         self.indexer.video_mode = video_mode
-        self.indexer.tower = annotate.recognizer(model) if transcripts else None
+        self.indexer.tower = recognizer(model) if transcripts else None
         self.meta = meta
 
     def __call__(self, batch):
@@ -93,18 +92,9 @@ class WorkerGuard(ReadGuard):
     """The driver's check that a file is still the one it hashed, on another machine: size and mtime
     (device and inode numbers differ between the hosts that mount one file system)."""
 
-    def unchanged(self, path) -> None:
-        self.boundary.check(path)
-        try:
-            st = os.stat(path)
-        except OSError as err:
-            raise UnreadableMediaError(
-                display(path), f"vanished while it was read ({err.strerror})"
-            ) from None
-        if tuple(self.identity.get(path, ())) != (st.st_size, st.st_mtime_ns):
-            raise UnreadableMediaError(
-                display(path), "was replaced while it was read: not stored (index again)"
-            )
+    @staticmethod
+    def stamp(st) -> tuple:
+        return (st.st_size, st.st_mtime_ns)
 
 
 def _results(files, rows: list[dict], report: IndexReport) -> dict:
@@ -161,6 +151,7 @@ class RayIndexer(Indexer):
         gpus = self.gpus_per_actor
         if gpus is None:  # GPUs when the cluster has one per actor
             gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= self.actors else 0.0
+        # stamp: (size, mtime) of the file the driver hashed (WorkerGuard)
         items = [{"path": os.fsencode(f), "hash": h, "modality": m, "seconds": float(s),
                   "stamp": list(self.guard.identity.get(f, (0, 0, -1, -1))[2:])} for f, h, m, s in todo]  # fmt: skip
         ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / self.batch_files)))

@@ -89,11 +89,15 @@ class ReadGuard:
     def __init__(self, boundary: Boundary) -> None:
         self.boundary, self.identity = boundary, {}
 
+    @staticmethod
+    def stamp(st) -> tuple:
+        """What identifies the file a path leads to: (device, inode, size, mtime)."""
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
     def opened(self, fd: int, path) -> None:
         """For ``file_digest``: the descriptor being hashed lies inside the roots; remember its file."""
         self.boundary.check_fd(fd, path)
-        st = os.fstat(fd)
-        self.identity[path] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        self.identity[path] = self.stamp(os.fstat(fd))
 
     def unchanged(self, path) -> None:
         """``path`` still leads inside the roots, to the very file that was hashed."""
@@ -104,7 +108,7 @@ class ReadGuard:
             raise UnreadableMediaError(
                 display(path), f"vanished while it was read ({err.strerror})"
             ) from None
-        if self.identity.get(path, ()) != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+        if tuple(self.identity.get(path, ())) != self.stamp(st):
             raise UnreadableMediaError(
                 display(path), "was replaced while it was read: not stored (index again)"
             )
