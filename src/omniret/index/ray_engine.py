@@ -20,6 +20,7 @@ driver crash and leaves orphan files (docs/SCALE.md).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import pickle
@@ -42,11 +43,13 @@ def start(address: str | None = None, *, num_cpus: int | None = None) -> None:
     LanceDB is imported: LanceDB's fork hook would warn in every Ray worker process otherwise."""
     ray = require("ray", "ray")
     if not ray.is_initialized():
+        quiet = {"log_to_driver": False, "logging_level": logging.WARNING}  # the job prints its own progress
         if address:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
-                     log_to_driver=False)  # fmt: skip
+            ray.init(
+                num_cpus=num_cpus, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, **quiet
+            )
     from ray.data import DataContext
 
     DataContext.get_current().enable_progress_bars = False
