@@ -62,17 +62,26 @@ def _joined(group) -> tuple[np.ndarray, list[tuple[float, float]]]:
     return np.concatenate(pieces), spans
 
 
+def _recordings(prompts):
+    """(number, prompts, joined wave, their spans) of each full group of ``PROMPTS_PER_RECORDING``."""
+    for r in range(0, len(prompts) - PROMPTS_PER_RECORDING + 1, PROMPTS_PER_RECORDING):
+        group = prompts[r : r + PROMPTS_PER_RECORDING]
+        yield (r // PROMPTS_PER_RECORDING, group, *_joined(group))
+
+
+def _queries(group, spans, name: str) -> list[dict]:
+    return [{"query": text, "file": name, "t0": t0, "t1": t1, "source": key}
+            for (key, _, text), (t0, t1) in zip(group, spans, strict=True)]  # fmt: skip
+
+
 def build_speech(out: Path, prompts) -> list[dict]:
     import soundfile as sf
 
     queries = []
-    for r in range(0, len(prompts) - PROMPTS_PER_RECORDING + 1, PROMPTS_PER_RECORDING):
-        group = prompts[r : r + PROMPTS_PER_RECORDING]
-        wave, spans = _joined(group)
-        path = out / f"recording-{r // PROMPTS_PER_RECORDING:02d}.wav"
+    for n, group, wave, spans in _recordings(prompts):
+        path = out / f"recording-{n:02d}.wav"
         sf.write(path, wave, RATE, subtype="PCM_16")
-        queries += [{"query": text, "file": path.name, "t0": t0, "t1": t1, "source": key}
-                    for (key, _, text), (t0, t1) in zip(group, spans, strict=True)]  # fmt: skip
+        queries += _queries(group, spans, path.name)
     return queries
 
 
@@ -80,10 +89,7 @@ def build_subtitles(out: Path, prompts) -> list[dict]:
     from PIL import Image
 
     queries, palette = [], np.random.default_rng(7).integers(30, 225, (64, 3))
-    for r in range(0, len(prompts) - PROMPTS_PER_RECORDING + 1, PROMPTS_PER_RECORDING):
-        group = prompts[r : r + PROMPTS_PER_RECORDING]
-        wave, spans = _joined(group)
-        n = r // PROMPTS_PER_RECORDING
+    for n, group, wave, spans in _recordings(prompts):
         seconds = int(np.ceil(len(wave) / RATE))
         wave = np.pad(wave, (0, seconds * RATE - len(wave)))
         frame = Image.new("RGB", (64, 64), tuple(int(c) for c in palette[n % len(palette)]))
@@ -93,8 +99,7 @@ def build_subtitles(out: Path, prompts) -> list[dict]:
         cues = [f"{i}\n{_srt_time(t0)} --> {_srt_time(t1)}\n{text}\n"
                 for i, ((_, _, text), (t0, t1)) in enumerate(zip(group, spans, strict=True), start=1)]  # fmt: skip
         path.with_suffix(".srt").write_text("\n".join(cues), encoding="utf-8")
-        queries += [{"query": text, "file": path.name, "t0": t0, "t1": t1, "source": key}
-                    for (key, _, text), (t0, t1) in zip(group, spans, strict=True)]  # fmt: skip
+        queries += _queries(group, spans, path.name)
     return queries
 
 

@@ -18,8 +18,8 @@ from omniret.index.search import (
     ANN_MIN_ROWS,
     SEARCH_MODES,
     SearchResult,
-    check_mode,
     check_options,
+    check_words,
     search,
     search_vector,
 )
@@ -121,7 +121,7 @@ class Index:
         self.require()
         if isinstance(query, str):
             query = OmniInput(text=query)
-        check_mode(mode, query.text, 0)
+        check_words(mode, query.text)
         first = k if rerank is None else max(k, check_top(rerank))
         if rerank is not None:
             require_rerank(self.model)

@@ -41,7 +41,6 @@ class Segment:
     text: str | None = None  # passage text / snippet stored for display
     keyframe_at: float | None = None  # video: the time of the frame shown for this moment
     pooled: bool = False  # a window of a recording too long to encode whole: the whole row is pooled
-    modality: str | None = None  # the row's own modality where it differs from its file's (PDF: image, text)
     thumbnail: bytes | None = None  # JPEG shown with the hit (a document page), stored in ``keyframe``
     page: int | None = None  # a document's page (1-based) this row shows or was extracted from
     speech: str | None = None  # what is said in an audio window / video moment (transcript or subtitles)

@@ -206,8 +206,6 @@ def _thumbnail(image) -> bytes:
 def row_modality(segment, modality: str) -> str:
     """A row's modality: its file's, except for a PDF, whose rows are page images and text passages. (A
     page image's ``text`` is a snippet to show, not its content: only text rows are found by their text.)"""
-    if segment.modality:
-        return segment.modality
     if modality == "document":
         return "image" if segment.input is not None and segment.input.image is not None else "text"
     return modality

@@ -14,6 +14,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from omniret.index.documents import is_pdf
 from omniret.index.paths import display, printable, terminal_safe
 from omniret.index.roots import Boundary, OutsideRootsError, outside_reason
 from omniret.inputs.media.source import container_streams, open_container, sniff
@@ -203,7 +204,7 @@ def walk(paths: list[str | Path], *, skip: Path | None = None) -> list[Path]:
 
 def detect(path: Path, head: bytes) -> str | None:
     """image | audio | video | text | document (PDF, by content), or None for anything we do not index."""
-    if head.find(b"%PDF-", 0, 1024) >= 0:  # readers accept up to 1 KiB of junk before the header
+    if is_pdf(head):
         return "document"
     kind = sniff(head)
     if kind == "container":

@@ -39,7 +39,7 @@ def fuse(dense: list, keyword: list, *, k: int = RRF_K) -> list:
         order.setdefault(key(h), len(order))
     dense_scores = {key(h): h.score for h in dense}
     keyword_scores = {key(h): h.score for h in keyword}
-    hits = [replace(by_key[c], score=fused[c], dense_score=dense_scores.get(c), keyword_score=keyword_scores.get(c),
-                    calibrated_score=by_key[c].calibrated_score if c in dense_scores else None)
+    # a hit in both rankings is the dense one (it carries the calibrated score; keyword hits have none)
+    hits = [replace(by_key[c], score=fused[c], dense_score=dense_scores.get(c), keyword_score=keyword_scores.get(c))
             for c in by_key]  # fmt: skip
     return sorted(hits, key=lambda h: (-h.score, order[key(h)]))

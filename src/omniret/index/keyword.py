@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 import warnings
 
+from omniret.errors import InputError
+
 KEYWORDS = "keywords"
 # Recorded in the index sidecar: how its keywords are tokenised (LanceDB FTS defaults, written out).
 RECIPE = {"column": KEYWORDS, "engine": "lancedb-native-fts", "scoring": "bm25", "tokenizer": "simple",
@@ -91,7 +93,7 @@ def keyword_rows(table, text: str, *, fetch: int, where: str | None, columns: li
     from lancedb.query import MatchQuery
 
     if KEYWORDS not in table.schema.names:
-        raise KeywordIndexError("this index was made before keyword search: run `omniret index` on its "
+        raise KeywordIndexError("keyword search: this index was made before keyword search: run `omniret index` on its "
                                 "folders once to add keywords (nothing is re-embedded)")  # fmt: skip
     q = table.search(MatchQuery(text, KEYWORDS))
     if where:
@@ -99,5 +101,5 @@ def keyword_rows(table, text: str, *, fetch: int, where: str | None, columns: li
     return q.limit(fetch).select([*columns, "_score"]).to_list()
 
 
-class KeywordIndexError(ValueError):
+class KeywordIndexError(InputError):
     """An index without a ``keywords`` column was asked for a keyword search."""

@@ -166,7 +166,7 @@ class RayIndexer(Indexer):
                                    "meta": meta, "threads": int(self.cpus_per_actor),
                                    "device": "cuda" if gpus else None},
         )  # fmt: skip
-        planned = {os.fsencode(f): item for item, f in zip(todo, (t[0] for t in todo), strict=True)}
+        planned = {os.fsencode(item[0]): item for item in todo}
         seen: set[bytes] = set()
         group: list = []
         for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,7 @@ from omniret.errors import InputError
 from omniret.index.calibrate import MODALITIES, Calibration, choose
 from omniret.index.filters import FilterError, check_filter, filter_problem, quote
 from omniret.index.hybrid import CANDIDATES, RRF_K, fuse
-from omniret.index.keyword import KeywordIndexError, keyword_rows
+from omniret.index.keyword import keyword_rows
 from omniret.index.store import IndexMismatchError, IndexNotFoundError, Store
 from omniret.inputs import OmniInput
 
@@ -97,7 +98,9 @@ def search_vector(store: Store, vector: np.ndarray | None, *, k: int = 10, modal
     All reads of one search use one table version (LanceDB pins an opened table to the version it
     opened), so a search running while a writer commits sees the table before or after the commit."""
     k, modalities, where = check_options(k, modalities, where)
-    mode, text = check_mode(mode, text, vector)
+    text = check_words(mode, text)
+    if mode != "keyword" and vector is None:
+        raise InputError(f"{mode} search needs the query's vector")
     store.require()
     table = store.table()
     if table is None:
@@ -142,7 +145,7 @@ def search_vector(store: Store, vector: np.ndarray | None, *, k: int = 10, modal
         for h in hits:  # hits are in ranking order: the first of an asset is its best
             best.setdefault(h.asset_id, h)
         hits = list(best.values())
-    status = f"on ({calibration.query}-query stats)" if calibration and mode != "keyword" else "off"
+    status = f"on ({calibration.query}-query stats)" if calibration else "off"
     return SearchResult(hits=hits[:k], mode=mode_text, seconds=time.perf_counter() - start, calibration=status,
                         ranking=ranking)  # fmt: skip
 
@@ -170,26 +173,16 @@ def _query(
     ``where`` has passed ``check_filter`` (balanced parentheses outside quotes, no comments), so
     ``(where)`` cannot close the group it is put in; each hit's modality is checked against the
     filter all the same, so a filter that got past that check is refused instead of obeyed."""
-    clauses = []
-    if modalities:
-        clauses.append("modality IN (" + ", ".join(quote(m) for m in modalities) + ")")
-    if where:
-        clauses.append(f"({where})")
     q = table.search(np.asarray(vector, dtype=np.float32)).metric("dot")
     if ann:
         q = q.nprobes(ann["nprobes"]).refine_factor(ann["refine_factor"])
     else:
         q = q.bypass_vector_index()
-    if clauses:
-        q = q.where(" AND ".join(clauses), prefilter=True)
-    cols = [c for c in HIT_COLUMNS if c in table.schema.names]  # an index made before a column lacks it
-    try:
-        rows = q.limit(fetch).select([*cols, "_distance"]).to_list()
-    except Exception as err:
-        problem = filter_problem(err) if where else None
-        if problem is None:
-            raise
-        raise FilterError(f"filter {where!r} was refused by LanceDB: {problem}") from None
+    condition = _condition(modalities, where)
+    if condition:
+        q = q.where(condition, prefilter=True)
+    with _refusal(where):
+        rows = q.limit(fetch).select([*_columns(table), "_distance"]).to_list()
     if modalities and any(r["modality"] not in modalities for r in rows):
         raise FilterError(f"filter {where!r} overrides the modality filter ({', '.join(modalities)}): "
                           "it must be one self-contained condition")  # fmt: skip
@@ -207,25 +200,40 @@ def _keyword(table, text: str, fetch: int, modalities: list[str] | None, where: 
     """The top ``fetch`` rows by BM25 (``keyword.py``), with the same filters as a dense query."""
     if fetch == 0:
         return []
-    clauses = []
-    if modalities:
-        clauses.append("modality IN (" + ", ".join(quote(m) for m in modalities) + ")")
-    if where:
-        clauses.append(f"({where})")
-    cols = [c for c in HIT_COLUMNS if c in table.schema.names]
-    try:
-        rows = keyword_rows(table, text, fetch=fetch, where=" AND ".join(clauses) or None, columns=cols)
-    except KeywordIndexError as err:
-        raise InputError(f"keyword search: {err}") from None
-    except Exception as err:
-        problem = filter_problem(err) if where else None
-        if problem is None:
-            raise
-        raise FilterError(f"filter {where!r} was refused by LanceDB: {problem}") from None
+    with _refusal(where):
+        rows = keyword_rows(
+            table, text, fetch=fetch, where=_condition(modalities, where), columns=_columns(table)
+        )
     return [_hit(r, float(r["_score"])) for r in rows]
 
 
-def check_mode(mode: str, text: str | None, vector) -> tuple[str, str | None]:
+def _condition(modalities: list[str] | None, where: str | None) -> str | None:
+    """The prefilter of a query: the modality filter and the user's ``where`` (which has passed
+    ``check_filter``, so ``(where)`` cannot close the group it is put in)."""
+    clauses = ["modality IN (" + ", ".join(quote(m) for m in modalities) + ")"] if modalities else []
+    if where:
+        clauses.append(f"({where})")
+    return " AND ".join(clauses) or None
+
+
+def _columns(table) -> list[str]:
+    """The hit columns this table has (an index made before a column lacks it)."""
+    return [c for c in HIT_COLUMNS if c in table.schema.names]
+
+
+@contextmanager
+def _refusal(where: str | None):
+    """A query LanceDB refuses because of the user's filter becomes a ``FilterError`` naming it."""
+    try:
+        yield
+    except Exception as err:
+        problem = filter_problem(err) if where and not isinstance(err, InputError) else None
+        if problem is None:
+            raise
+        raise FilterError(f"filter {where!r} was refused by LanceDB: {problem}") from None
+
+
+def check_words(mode: str, text: str | None) -> str | None:
     """A search mode and the words it needs: keyword and hybrid search rank by the query's text."""
     if mode not in SEARCH_MODES:
         raise InputError(f"search mode {mode!r}: expected one of {', '.join(SEARCH_MODES)}")
@@ -233,9 +241,7 @@ def check_mode(mode: str, text: str | None, vector) -> tuple[str, str | None]:
         raise InputError(
             f"{mode} search needs words: the query has no text (use --mode dense for media-only queries)"
         )
-    if mode != "keyword" and vector is None:
-        raise InputError(f"{mode} search needs the query's vector")
-    return mode, (text.strip() if text else None)
+    return text.strip() if text else None
 
 
 def _check_vector(store: Store, table, vector) -> np.ndarray:
@@ -264,7 +270,7 @@ def search(store: Store, model, query: OmniInput, *, calibration: str = "auto", 
     """``calibration``: "auto", "on" or "off" (``calibrate.choose`` says when each applies). ``mode``:
     dense | keyword | hybrid; keyword search ranks by the query's own text (no instruction) and
     needs no model (``model`` may be None)."""
-    check_mode(mode, query.text, 0)
+    check_words(mode, query.text)
     if mode == "keyword":
         store.require()
         return search_vector(store, None, mode="keyword", text=query.text, **kwargs)
