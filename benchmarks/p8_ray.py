@@ -6,6 +6,9 @@ One run, side by side, on this machine (2 cores: 1 -> 2 actors can at best doubl
   actors (1 CPU and 1 torch thread each; the embedded process uses both cores). Every configuration
   gets a fresh feature cache and a fresh local Ray (its start-up is timed apart), so no run reuses
   another's tower outputs. Transcripts are on (the shipped model's Whisper), as a user's run would be.
+- The same folder uploaded to a bucket on a local S3 server (moto; so without network latency or
+  bandwidth limits): embedded and Ray at 2 actors indexing ``s3://bench/media`` against the folder,
+  i.e. the cost of listing, downloading and staging objects.
 - The driver's commit path alone: ``table.add`` of 50,000 rows of 384-d vectors (rows/s), and
   ``lance_ray.write_lance`` of the same rows from Ray for comparison.
 
@@ -44,25 +47,26 @@ def folder(tmp: Path, copies: int) -> Path:
     return out
 
 
-def run(engine: str, media: Path, tmp: Path, *, actors: int = 1) -> dict:
+def run(engine: str, media, tmp: Path, *, actors: int = 1, storage: dict | None = None) -> dict:
     import ray
 
     from omniret.index import Index
 
-    os.environ["OMNIRET_CACHE_DIR"] = str(tmp / f"cache-{engine}-{actors}")  # fresh: nothing reused
+    where = "bucket" if storage else "folder"
+    os.environ["OMNIRET_CACHE_DIR"] = str(tmp / f"cache-{engine}-{actors}-{where}")  # fresh: nothing reused
     ray_start = 0.0
     if engine == "ray":
         start = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, object_store_memory=512 * 1024**2, log_to_driver=False)
         ray_start = time.perf_counter() - start
-    db = tmp / f"db-{engine}-{actors}"
+    db = tmp / f"db-{engine}-{actors}-{where}"
     start = time.perf_counter()
     options = {"engine": "ray", "actors": actors, "cpus_per_actor": 1.0} if engine == "ray" else {}
-    report = Index(db, model="omniret-small").add([media], **options)
+    report = Index(db, model="omniret-small").add([media], storage_options=storage, **options)
     seconds = time.perf_counter() - start
     if engine == "ray":
         ray.shutdown()
-    return {"engine": engine, "actors": actors if engine == "ray" else None, "seconds": seconds,
+    return {"engine": engine, "actors": actors if engine == "ray" else None, "input": where, "seconds": seconds,
             "ray_start_seconds": ray_start, "files": len(report.added), "rows": report.rows_written,
             "skipped": len(report.skipped)}  # fmt: skip
 
@@ -109,6 +113,8 @@ def main() -> None:
     from ray.data import DataContext
 
     DataContext.get_current().enable_progress_bars = False
+    from tests.helpers.s3 import s3_server
+
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         media = folder(tmp, args.copies)
@@ -117,15 +123,20 @@ def main() -> None:
             run("ray", media, tmp, actors=1),
             run("ray", media, tmp, actors=2),
         ]
+        with s3_server() as s3:
+            bucket = s3.upload(media, s3.bucket("bench"), "media")
+            runs += [run("embedded", bucket, tmp, storage=s3.options),
+                     run("ray", bucket, tmp, actors=2, storage=s3.options)]  # fmt: skip
         write = lance_write(tmp)
     base = runs[0]["seconds"]
-    print(
-        f"{'engine':<10} {'actors':>6} {'seconds':>8} {'vs embedded':>12} {'ray start s':>12} {'rows':>6} files"
-    )
+    print(f"{'engine':<10} {'input':<7} {'actors':>6} {'seconds':>8} {'vs embedded':>12} {'ray start s':>12} "
+          f"{'rows':>6} files")  # fmt: skip
     for r in runs:
-        print(f"{r['engine']:<10} {r['actors'] or '-':>6} {r['seconds']:>8.1f} {r['seconds'] / base:>11.2f}x "
-              f"{r['ray_start_seconds']:>12.1f} {r['rows']:>6} {r['files']}")  # fmt: skip
+        print(f"{r['engine']:<10} {r['input']:<7} {r['actors'] or '-':>6} {r['seconds']:>8.1f} "
+              f"{r['seconds'] / base:>11.2f}x {r['ray_start_seconds']:>12.1f} {r['rows']:>6} {r['files']}")  # fmt: skip
     print(f"2 actors vs 1: {runs[1]['seconds'] / runs[2]['seconds']:.2f}x faster")
+    print(f"bucket vs folder: embedded {runs[3]['seconds'] / runs[0]['seconds']:.2f}x, "
+          f"ray 2 actors {runs[4]['seconds'] / runs[2]['seconds']:.2f}x")  # fmt: skip
     print(f"Lance write, {write['rows']:,} rows x {write['dim']}: driver table.add "
           f"{write['driver_table_add_rows_per_s']:,.0f} rows/s; lance_ray.write_lance "
           f"{write['lance_ray_write_rows_per_s']:,.0f} rows/s")  # fmt: skip

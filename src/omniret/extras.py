@@ -21,6 +21,7 @@ EXTRAS = {  # extra (pyproject.toml) -> the top-level packages it provides
     "ood": ("skimage", "sklearn", "fontTools"),
     "serve": ("fastapi", "uvicorn", "multipart", "prometheus_client"),
     "ray": ("ray", "lance", "lance_ray"),
+    "objects": ("obstore",),
 }
 
 

@@ -19,14 +19,9 @@ from PIL import Image
 from omniret.errors import InputError
 from omniret.index import Index
 from omniret.index.files import Scan
-from omniret.index.indexer import (
-    Known,
-    PrunePreview,
-    asset_id,
-    check_prune_roots,
-    commit_batches,
-    prune_candidates,
-)
+from omniret.index.indexer import commit_batches
+from omniret.index.paths import asset_id
+from omniret.index.prune import Known, PrunePreview, check_prune_roots, prune_candidates
 from omniret.index.roots import Boundary
 from tests.conftest import guarded
 from tests.helpers.media import png_bytes

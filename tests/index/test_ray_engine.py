@@ -98,3 +98,21 @@ def test_the_ann_index_built_by_ray_workers_is_tuned_and_searched_as_usual(clust
     assert [(i.name, i.index_type) for i in indices] == [("vector_idx", "IvfSq")]  # LanceDB names it so
     result = search_vector(store, x[7], k=3)
     assert result.mode.startswith("ann (") and result.hits[0].asset_id == f"{7:016x}"
+
+
+def test_a_bucket_indexed_by_ray_actors_equals_the_embedded_path_over_the_same_bucket(cluster, folder, ckpt,
+                                                                                      tmp_path):  # fmt: skip
+    """Actors download the objects themselves (storage options shipped to them) and store them by URI."""
+    pytest.importorskip("obstore")
+    from tests.helpers.s3 import s3_server
+
+    with s3_server() as s3:
+        root = s3.upload(folder, s3.bucket("ray-media"), "set")
+        report = Index(tmp_path / "ray", model=str(ckpt)).add([root], engine="ray", actors=2, cpus_per_actor=0.5,
+                                                              storage_options=s3.options)  # fmt: skip
+        Index(tmp_path / "embedded", model=str(ckpt)).add([root], storage_options=s3.options)
+    assert report.skipped == [] and len(report.added) == 8
+    got, want = table(tmp_path / "ray"), table(tmp_path / "embedded")
+    assert [tuple(r[k] for k in KEYS) for r in got] == [tuple(r[k] for k in KEYS) for r in want]
+    assert all(r["uri"].startswith(root + "/") for r in got)
+    np.testing.assert_allclose([r["vector"] for r in got], [r["vector"] for r in want], atol=1e-5)

@@ -125,17 +125,17 @@ def test_a_file_swapped_for_a_link_after_indexing_is_refused_at_re_index_and_pru
 def test_a_file_swapped_between_the_scan_and_the_read_is_refused(layout, tmp_path, model, monkeypatch):
     """The race the scan alone cannot see: the check runs again right before the file is opened, and
     the opened descriptor itself is checked."""
-    import omniret.index.indexer as indexer
+    import omniret.index.prune as prune
 
     root, secret = layout
-    real_scan = indexer.scan
+    real_scan = prune.scan
 
     def scan_then_swap(*a, **k):
         found = real_scan(*a, **k)
         _swap_for_secret(root, secret)
         return found
 
-    monkeypatch.setattr(indexer, "scan", scan_then_swap)
+    monkeypatch.setattr(prune, "scan", scan_then_swap)  # the indexer finds files through prune.find
     _assert_swapped_file_refused(Index(tmp_path / "db", model=model).add([root]), root, tmp_path / "db")
 
 

@@ -13,8 +13,9 @@ from omniret.index.ann import check_target
 from omniret.index.annotate import SETTINGS
 from omniret.index.calibrate import MODALITIES, MODES
 from omniret.index.decompose import VIDEO_MODES
-from omniret.index.files import scan, terminal_safe
-from omniret.index.indexer import check_prune_roots, prune_preview
+from omniret.index.files import terminal_safe
+from omniret.index.objects import Source, local_roots, split_roots
+from omniret.index.prune import check_prune_roots, find, prune_preview
 from omniret.index.roots import Boundary
 from omniret.index.search import GROUPS, SEARCH_MODES
 from omniret.index.store import Store, lock_timeout
@@ -41,23 +42,32 @@ def _lock_timeout(value: float) -> float:
         raise InputError(f"--lock-timeout (or $OMNIRET_LOCK_TIMEOUT): {err}") from None
 
 
-def _parse_meta(items: list[str] | None) -> dict:
-    meta = {}
+def _pairs(items: list[str] | None, flag: str) -> dict:
+    out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InputError(f"--meta {item!r} must look like key=value")
-        meta[key] = value
-    return meta
+            raise InputError(f"{flag} {item!r} must look like key=value")
+        out[key] = value
+    return out
 
 
 def index(
-    paths: list[Path] = typer.Argument(..., help="Files or folders to index (recursively)."),
+    paths: list[str] = typer.Argument(
+        ...,
+        help="Files or folders to index (recursively), or object-store URIs: s3://bucket/prefix, gs://, az://.",
+    ),
     db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP),
     model: str = typer.Option(
         None, "--model", help="Model (default: the index's model, else omniret-small)."
     ),
     meta: list[str] = typer.Option(None, "--meta", help="key=value metadata stored with every new row."),
+    storage_option: list[str] = typer.Option(
+        None,
+        "--storage-option",
+        help="KEY=VALUE for object-store PATHS (Lance's keys: aws_endpoint, aws_region, allow_http, ...; the "
+        "AWS_*/GOOGLE_*/AZURE_* variables work too). Never written into the index.",
+    ),
     prune: bool = typer.Option(
         False,
         "--prune",
@@ -140,7 +150,10 @@ def index(
     that cannot be indexed (broken or looping symlinks, FIFOs, sockets, devices, unreadable files and
     folders, bad media, symlinks leading outside PATHS) are listed as "skipped PATH: reason" and the
     run goes on."""
-    boundary = Boundary.of(paths, follow_links=follow_links, allow_outside=allow_outside_roots)
+    paths = local_roots(paths)
+    source = Source(_pairs(storage_option, "--storage-option"))
+    boundary = None if split_roots(paths) else Boundary.of(paths, follow_links=follow_links,
+                                                           allow_outside=allow_outside_roots)  # fmt: skip
 
     if engine not in ENGINES:
         raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
@@ -157,7 +170,7 @@ def index(
     if dry_run and not prune:
         raise InputError("--dry-run previews what --prune would delete: give it together with --prune")
     if dry_run:
-        preview = prune_preview(Store(db), paths, boundary)  # creates nothing, loads no model
+        preview = prune_preview(Store(db), paths, boundary, source=source)  # creates nothing, loads no model
         typer.echo(f"dry run: --prune would delete {preview.rows} rows of {len(preview.files)} files; "
                    "nothing was deleted or indexed")  # fmt: skip
         for uri, rows in preview.files:
@@ -166,9 +179,9 @@ def index(
             typer.echo(terminal_safe(f"skipped {path}: {reason}"))
         return
     if prune:  # a mistyped or moved root is refused before the model is loaded (the indexer checks again)
-        check_prune_roots(scan(paths, skip=db, boundary=boundary))
+        check_prune_roots(find(paths, skip=db, boundary=boundary, source=source))
     ix = Index(db, model=model, lock_timeout=lock_timeout, verify=not no_verify)
-    report = ix.add(paths, meta=_parse_meta(meta), prune=prune, progress=not quiet, batch_files=batch_files,
+    report = ix.add(paths, meta=_pairs(meta, "--meta"), prune=prune, storage_options=source.options, progress=not quiet, batch_files=batch_files,
                     video_segments=video_segments, follow_links=follow_links,
                     allow_outside_roots=allow_outside_roots, log=typer.echo if quiet else None,
                     transcripts=transcripts, engine=engine, address=address, actors=actors,

@@ -11,6 +11,7 @@ from omniret.index.ann import build_ann, check_target
 from omniret.index.files import display
 from omniret.index.filters import FilterError, check_filter, filter_problem, quote
 from omniret.index.indexer import BATCH_FILES, Indexer, IndexReport
+from omniret.index.objects import Source
 from omniret.index.ray_engine import RayIndexer, distributed_ann
 from omniret.index.rerank import check_top, require_rerank
 from omniret.index.rerank import rerank as rerank_hits
@@ -74,7 +75,8 @@ class Index:
             batch_files: int = BATCH_FILES, max_file_bytes: int | None = None, video_segments: str | None = None,
             follow_links: bool = False, allow_outside_roots: bool = False, log=None,
             on_progress=None, transcripts: str = "auto", engine: str = "embedded", address: str | None = None,
-            actors: int = 1, cpus_per_actor: float = 1.0, gpus_per_actor: float | None = None) -> IndexReport:  # fmt: skip
+            actors: int = 1, cpus_per_actor: float = 1.0, gpus_per_actor: float | None = None,
+            storage_options: dict | None = None) -> IndexReport:  # fmt: skip
         """``video_segments``: "fixed" (10 s) or "shots"; None keeps the index's own (new: "fixed").
         The per-modality calibration stats are recomputed at the end whenever the table changed.
         Nothing outside the roots ``paths`` is read unless ``follow_links`` and ``allow_outside_roots``
@@ -83,12 +85,15 @@ class Index:
         Whisper tower), "on" or "off" (``index/annotate.py``); sidecar subtitles are used either way.
         ``engine="ray"``: files are decoded and embedded by ``actors`` Ray actors (the cluster at ``address``,
         else a local one), committed here as always (``index/ray_engine.py``); the model must then be
-        given by name or path, which every actor loads."""
+        given by name or path, which every actor loads. ``paths`` may instead be object-store URIs
+        (``s3://bucket/prefix``, gs://, az://) read with ``storage_options`` (Lance's keys, e.g.
+        ``aws_endpoint``, ``aws_region``, ``allow_http``; the AWS_* variables work too; ``index/objects.py``)."""
         limits = {"max_file_bytes": max_file_bytes} if max_file_bytes else {}
         spec = self._model
         source = str(Path(spec).resolve()) if isinstance(spec, (str, Path)) and Path(spec).exists() else None
         common = dict(batch_files=batch_files, log=log, video_segments=video_segments, model_source=source,
-                      on_progress=on_progress, transcripts=transcripts, **limits)  # fmt: skip
+                      on_progress=on_progress, transcripts=transcripts, source=Source(dict(storage_options or {})),
+                      **limits)  # fmt: skip
         if engine not in ENGINES:
             raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         if engine == "ray":

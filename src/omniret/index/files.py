@@ -20,6 +20,7 @@ from omniret.index.roots import Boundary, OutsideRootsError, outside_reason
 from omniret.inputs.media.source import container_streams, open_container, sniff
 
 __all__ = [
+    "MAX_FILE_BYTES",
     "Boundary",
     "OutsideRootsError",
     "Scan",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
+MAX_FILE_BYTES = 2 * 1024**3  # larger files are skipped with that reason
 
 _KINDS = (
     (stat.S_ISFIFO, "a FIFO (named pipe)"),

@@ -15,12 +15,8 @@ files (``check_prune_roots``); ``prune_preview`` says what it would delete witho
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import json
 import os
-import stat
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,11 +27,22 @@ from omniret.index.annotate import attach, choose, with_subtitles
 from omniret.index.calibrate import calibrate, is_current
 from omniret.index.decompose import decompose, encode_limit, segmentation, with_pooled_whole
 from omniret.index.documents import describe_pages, pdf_segments, row_modality, textless_pages
-from omniret.index.files import Scan, detect, display, duration, printable, scan
+from omniret.index.files import MAX_FILE_BYTES, Scan, detect, display, duration, printable
 from omniret.index.filters import quote
 from omniret.index.keyword import RECIPE as KEYWORD_RECIPE
 from omniret.index.keyword import ensure_fts, keywords_text
 from omniret.index.metadata import sidecar_meta
+from omniret.index.objects import (
+    ObjectFile,
+    Source,
+    discard,
+    rename,
+    split_roots,
+    stage_boundary,
+    staging_folder,
+)
+from omniret.index.paths import asset_id
+from omniret.index.prune import candidates, check_prune_roots, find, known_files
 from omniret.index.roots import Boundary, ReadGuard
 from omniret.index.speech import SUBTITLE_SUFFIXES
 from omniret.index.store import Store
@@ -45,7 +52,6 @@ from omniret.inputs.media.source import file_digest
 from omniret.inputs.media.video import thumbnail
 from omniret.progress import bar as progress_bar
 
-MAX_FILE_BYTES = 2 * 1024**3
 SIDECAR_SUFFIXES = (".json", *SUBTITLE_SUFFIXES)  # files that describe another file
 BATCH_FILES = 8  # files per commit (P2 on real media: 8 -> 1.12x, 16 -> 1.16x, 32 -> 1.29x the towers)
 BATCH_MEDIA_SECONDS = 1800.0  # ... and at most 30 min of media, so decoded audio stays bounded
@@ -63,39 +69,11 @@ class IndexReport:
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, problem): indexed all the same
 
 
-@dataclass
-class Known:
-    """What the table holds about one file: its shown ``uri``, content hash, exact path bytes, rows."""
-
-    uri: str
-    content_hash: str
-    path: bytes
-    rows: int
-
-
-@dataclass
-class PrunePreview:
-    """What ``--prune`` would delete: (uri, rows) per file, and the entries the scan skipped."""
-
-    files: list[tuple[str, int]]
-    skipped: list[tuple[str, str]]
-
-    @property
-    def rows(self) -> int:
-        return sum(n for _, n in self.files)
-
-
-def asset_id(path: str | bytes | os.PathLike) -> str:
-    """16 hex digits of the sha256 of the path's exact bytes: stable across runs for any file name, and
-    for a UTF-8 name the same id as before names that are not UTF-8 were supported."""
-    return hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
-
-
 class Indexer:
     def __init__(self, store: Store, model, *, batch_files: int = BATCH_FILES, max_audio_seconds: float = 4 * 3600,
                  max_file_bytes: int = MAX_FILE_BYTES, video_segments: str | None = None,
                  model_source: str | None = None, log=None, on_progress=None, transcripts: str = "auto",
-                 transcriber=None) -> None:  # fmt: skip
+                 transcriber=None, source: Source | None = None) -> None:  # fmt: skip
         self.store, self.model, self.batch_files, self.max_file_bytes = (
             store,
             model,
@@ -113,6 +91,8 @@ class Indexer:
         # (default: the model's Whisper tower)
         self.transcripts, self.transcriber, self.tower = transcripts, transcriber, None
         self._said: dict = {}  # path -> what was said, until the pooled whole row of a long recording exists
+        self.source = source or Source()  # object-store roots: their storage options (``objects.py``)
+        self.names: dict = {}  # a downloaded object's local copy -> the object, while its batch is made
 
     def add(
         self, paths: list, *, meta: dict | None = None, prune: bool = False, progress: bool = False,
@@ -121,14 +101,18 @@ class Indexer:
         """``follow_links``: walk symlinked folders below the roots; ``allow_outside_roots`` (with it):
         read link targets outside the roots too. Both are recorded in the index (``index/roots.py``)."""
         report = IndexReport()
-        self.boundary = Boundary.of(paths, follow_links=follow_links, allow_outside=allow_outside_roots)
+        if split_roots(paths):  # object-store URIs: the only local folder read is the downloads' staging
+            if follow_links or allow_outside_roots:
+                raise InputError("--follow-links and --allow-outside-roots apply to local folders, not to "
+                                 "object-store URIs")  # fmt: skip
+            self.boundary, access = stage_boundary(), Boundary(tuple(sorted(map(str, paths))))
+        else:
+            self.boundary = Boundary.of(paths, follow_links=follow_links, allow_outside=allow_outside_roots)
+            access = self.boundary
+            report.warnings += _link_warnings(paths)
         self.guard = ReadGuard(self.boundary)  # every later read of a file re-checks it
-        found = scan(paths, skip=self.store.path, boundary=self.boundary)  # lstat/stat only: nothing opened
-        for p in paths:  # a PATH that is (or passes through) a link: its target is the root, say so
-            real = os.path.realpath(p)
-            if real != os.path.abspath(p):
-                report.warnings.append((display(p), f"{display(p)} leads through a symlink to {display(real)}: "
-                                                    "that is the root indexed (links inside it are still checked)"))  # fmt: skip
+        found = find(paths, skip=self.store.path, boundary=self.boundary, source=self.source,
+                     max_bytes=self.max_file_bytes)  # stat or list only: nothing opened  # fmt: skip
         if prune:
             check_prune_roots(found)  # before anything is written or deleted
         report.skipped += found.skipped
@@ -138,10 +122,10 @@ class Indexer:
             self.video_mode = self.store.check_segmentation(self.wanted_segmentation)["video"]
             self.store.check_model(self.model.model_id, self.weights_hash, self.recipe_hash, self.model.dim,
                                    source=self.model_source)  # fmt: skip
-            self.store.record_access(self.boundary)
+            self.store.record_access(access)
             self._record_text_recipes()
             table = self.store.table(self.model.dim)
-            known = _known(table)  # asset id -> what the table holds about that file
+            known = known_files(table)  # asset id -> what the table holds about that file
             todo = self._plan(found.files, known, report)
             self._ingest(table, todo, known, meta or {}, report, progress)
             if prune:
@@ -164,33 +148,35 @@ class Indexer:
         if (meta.get("speech"), meta.get("keywords")) != (speech, KEYWORD_RECIPE):
             self.store.write_sidecar({**meta, "speech": speech, "keywords": KEYWORD_RECIPE})
 
-    def _plan(
-        self, files: list[Path], known: dict, report: IndexReport
-    ) -> list[tuple[Path, bytes, str, str | None, float]]:
+    def _plan(self, files: list, known: dict, report: IndexReport) -> list[tuple]:
+        """(file, content hash, modality, seconds of media) of every new or changed file."""
         todo = []
         for f in files:
             if f.suffix.lower() in SIDECAR_SUFFIXES:  # metadata and subtitles of another file, not content
                 continue
-            try:  # opened without blocking and checked to be a regular file before it is read
-                self.boundary.check(f)  # again now: the entry may have been swapped for a link since the scan
-                h, head = file_digest(f, max_bytes=self.max_file_bytes,  # streamed: flat memory for any size
-                                      check=lambda fd, f=f: self.guard.opened(fd, f))  # fmt: skip
-            except MediaError as err:
-                report.skipped.append((display(f), printable(err.reason)))
-                continue
-            modality = detect(f, head)
-            if modality in ("audio", "video"):  # its subtitles are part of what is indexed: a new or
-                h = with_subtitles(h, f)  # changed .srt re-indexes the recording
+            if isinstance(f, ObjectFile):  # listed, not read: its modality is told once it is downloaded
+                h, modality = f.content_hash(), None
+            else:
+                try:  # opened without blocking and checked to be a regular file before it is read
+                    h, modality = self._digest(f)
+                except MediaError as err:
+                    report.skipped.append((display(f), printable(err.reason)))
+                    continue
             old = known.get(asset_id(f))
             if old is not None and old.content_hash == h:
                 report.unchanged += 1
                 continue
-            try:
-                size = f.stat().st_size
-            except OSError:  # gone since it was hashed: its decoder reports it
-                size = 0
-            todo.append((f, h, modality, duration(f, modality, size)))
+            todo.append((f, h, modality, f.seconds() if isinstance(f, ObjectFile) else _seconds(f, modality)))
         return todo
+
+    def _digest(self, f: Path) -> tuple[str, str | None]:
+        self.boundary.check(f)  # again now: the entry may have been swapped for a link since the scan
+        h, head = file_digest(f, max_bytes=self.max_file_bytes,  # streamed: flat memory for any size
+                              check=lambda fd, f=f: self.guard.opened(fd, f))  # fmt: skip
+        modality = detect(f, head)
+        if modality in ("audio", "video"):  # its subtitles are part of what is indexed: a new or
+            h = with_subtitles(h, f)  # changed .srt re-indexes the recording
+        return h, modality
 
     def _ingest(self, table, todo, known, meta, report, progress) -> None:
         bar = progress_bar(
@@ -222,7 +208,39 @@ class Indexer:
             rows, done = self._batch_rows(batch, meta, report)
             yield batch, rows, done
 
-    def _batch_rows(self, batch, meta, report) -> tuple[list[dict], list[str]]:
+    def _batch_rows(self, batch, meta, report) -> tuple[list[dict], list]:
+        """The rows of a batch and the files done. Objects of a bucket are downloaded first, made into
+        rows from their local copies under their own names, and the copies deleted (``objects.py``)."""
+        if not any(isinstance(f, ObjectFile) for f, *_ in batch):
+            return self._local_rows(batch, meta, report)
+        folder = staging_folder(self.boundary)
+        start = (len(report.skipped), len(report.warnings))
+        try:
+            local = self._download(batch, folder, report)
+            rows, done = self._local_rows(local, meta, report)
+            rename(report.skipped, start[0], self.names)
+            rename(report.warnings, start[1], self.names)
+            return rows, [self.names[f] for f in done]
+        finally:
+            self.names = {}
+            discard(folder)
+
+    def _download(self, batch, folder: Path, report) -> list[tuple]:
+        local = []
+        for i, (obj, h, _, seconds) in enumerate(batch):
+            try:
+                copy = self.source.fetch(obj, folder / str(i))  # own folder: names may repeat
+                with open(copy, "rb") as fh:
+                    head = fh.read(4096)
+            except MediaError as err:
+                report.skipped.append((obj.uri, printable(err.reason)))
+                continue
+            self.guard.identity[copy] = self.guard.stamp(os.stat(copy))
+            self.names[copy] = obj
+            local.append((copy, h, detect(copy, head), seconds))
+        return local
+
+    def _local_rows(self, batch, meta, report) -> tuple[list[dict], list[Path]]:
         """Decompose every file of the batch, then encode all their segments in one call (heads at full
         batch size); a file whose media fail is reported and left out, the rest stay."""
         parts = []
@@ -298,7 +316,7 @@ class Indexer:
         said = self._said.pop(path, None)
         if said is not None and segments[0].segment_id == "whole":
             said.fill(segments[:1])  # everything said in the recording, as a short one's whole row has
-        exact = os.fsencode(path)
+        exact = os.fsencode(self.names.get(path, path))  # a downloaded object is stored as its URI
         uri = display(exact)
         kinds = [row_modality(s, modality) for s in segments]
         return [{
@@ -314,59 +332,10 @@ class Indexer:
         } for s, v, kind in zip(segments, vectors, kinds, strict=True)]  # fmt: skip
 
     def _prune(self, table, found: Scan, known: dict, roots, report: IndexReport) -> None:
-        for aid in prune_candidates(known, found.files, roots, found.boundary):
+        for aid in candidates(known, found, roots):
             table.delete(f"asset_id = {quote(aid)}")
             report.pruned.append(known[aid].uri)
             report.pruned_rows += known[aid].rows
-
-
-def check_prune_roots(found: Scan) -> None:
-    """Refuse a prune whose roots do not exist or hold no file that can be indexed: a mistyped, moved or
-    unmounted root would otherwise look like "every file under it was deleted". Called before anything
-    is written, so a refusal leaves the index exactly as it was."""
-    for root, count in found.roots.items():
-        if count < 0:
-            raise InputError(f"refusing to prune: {display(root)} does not exist (mistyped, moved or not "
-                             "mounted?); nothing was deleted")  # fmt: skip
-        if count == 0:
-            raise InputError(f"refusing to prune: {display(root)} holds no file that can be indexed, so every "
-                             "row under it would be deleted; nothing was deleted (remove rows with "
-                             "`omniret delete` instead)")  # fmt: skip
-
-
-def prune_candidates(known: dict[str, Known], files: list[Path], roots, boundary: Boundary) -> list[str]:
-    """Asset ids of the rows ``--prune`` deletes: files under one of ``roots`` (by exact path bytes,
-    whole path components only) that were not found by this scan and are verifiably gone, or whose path
-    now leads outside the roots (a file swapped for such a link is no indexable entry any more)."""
-    present = {asset_id(f) for f in files}
-    tops = [os.fsencode(os.path.realpath(r)).rstrip(b"/") + b"/" for r in roots]
-    return [aid for aid, k in known.items()
-            if aid not in present and any((k.path + b"/").startswith(t) for t in tops)
-            and (_gone(k.path) or not boundary.permits(os.fsdecode(k.path)))]  # fmt: skip
-
-
-def _gone(path: bytes) -> bool:
-    """The path no longer leads to a regular file. When that cannot be told (no permission on a folder on
-    the way, an I/O error), the file counts as present: prune never deletes rows of files that exist."""
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return True
-    except OSError as err:
-        return err.errno == errno.ELOOP
-    return not stat.S_ISREG(st.st_mode)
-
-
-def prune_preview(store: Store, paths: list, boundary: Boundary | None = None) -> PrunePreview:
-    """What ``add(paths, prune=True)`` would delete, without deleting, indexing or creating anything (no
-    model is needed). Refuses the same roots as the prune itself."""
-    found = scan(paths, skip=store.path, boundary=boundary)
-    check_prune_roots(found)
-    table = store.table()  # None: no index (or no table) yet, so nothing to delete
-    known = _known(table) if table is not None else {}
-    ids = prune_candidates(known, found.files, paths, found.boundary)
-    return PrunePreview([(known[a].uri, known[a].rows) for a in sorted(ids, key=lambda a: known[a].uri)],
-                        found.skipped)  # fmt: skip
 
 
 def commit_batches(todo: list, max_files: int, max_seconds: float):
@@ -383,18 +352,20 @@ def commit_batches(todo: list, max_files: int, max_seconds: float):
         yield batch
 
 
-def _known(table) -> dict[str, Known]:
-    """asset id -> what the table holds about that file (rows of older indexes have no ``path_bytes``:
-    their path is their ``uri``)."""
-    if table.count_rows() == 0:
-        return {}
-    columns = ["asset_id", "uri", "content_hash"] + (
-        ["path_bytes"] if "path_bytes" in table.schema.names else []
-    )
-    rows = table.search().select(columns).limit(None).to_arrow()
-    ids = rows["asset_id"].to_pylist()
-    counts = Counter(ids)
-    exact = rows["path_bytes"].to_pylist() if "path_bytes" in columns else [None] * len(ids)
-    return {aid: Known(uri, h, raw if raw is not None else os.fsencode(uri), counts[aid])
-            for aid, uri, h, raw in zip(ids, rows["uri"].to_pylist(), rows["content_hash"].to_pylist(), exact,
-                                        strict=True)}  # fmt: skip
+def _seconds(f: Path, modality: str | None) -> float:
+    try:
+        size = f.stat().st_size
+    except OSError:  # gone since it was hashed: its decoder reports it
+        size = 0
+    return duration(f, modality, size)
+
+
+def _link_warnings(paths: list) -> list[tuple[str, str]]:
+    """A PATH that is (or passes through) a link: its target is the root, say so."""
+    out = []
+    for p in paths:
+        real = os.path.realpath(p)
+        if real != os.path.abspath(p):
+            out.append((display(p), f"{display(p)} leads through a symlink to {display(real)}: "
+                                    "that is the root indexed (links inside it are still checked)"))  # fmt: skip
+    return out

@@ -31,6 +31,7 @@ from omniret.extras import require
 from omniret.index.annotate import recognizer
 from omniret.index.files import display, printable
 from omniret.index.indexer import Indexer, IndexReport
+from omniret.index.objects import ObjectFile
 from omniret.index.roots import ReadGuard
 from omniret.models import load_model
 
@@ -59,14 +60,14 @@ class FileWorker:
     """A Ray actor: the model loaded once; batches of planned files in, one result row per file out."""
 
     def __init__(self, *, spec: str, verify: bool, boundary, video_mode: str, transcripts: bool, meta: dict,
-                 threads: int, device: str | None = None) -> None:  # fmt: skip
+                 threads: int, device: str | None = None, source=None) -> None:  # fmt: skip
         import torch
 
         torch.set_num_threads(max(1, threads))
         model = load_model(spec, verify=verify)
         if device and hasattr(model, "to"):
             model.to(device)
-        self.indexer = Indexer(None, model)
+        self.indexer = Indexer(None, model, source=source)  # source: the storage options of bucket roots
         self.indexer.boundary, self.indexer.guard = boundary, WorkerGuard(boundary)
         self.indexer.video_mode = video_mode
         self.indexer.tower = recognizer(model) if transcripts else None
@@ -76,9 +77,9 @@ class FileWorker:
         import pyarrow as pa
 
         _maybe_die()
-        files = [(Path(os.fsdecode(p)), h, m, s) for p, h, m, s in zip(
-            batch["path"].to_pylist(), batch["hash"].to_pylist(), batch["modality"].to_pylist(),
-            batch["seconds"].to_pylist(), strict=True)]  # fmt: skip
+        files = [(pickle.loads(o) if o else Path(os.fsdecode(p)), h, m, s) for p, o, h, m, s in zip(
+            batch["path"].to_pylist(), batch["object"].to_pylist(), batch["hash"].to_pylist(),
+            batch["modality"].to_pylist(), batch["seconds"].to_pylist(), strict=True)]  # fmt: skip
         for (f, *_), stamp in zip(files, batch["stamp"].to_pylist(), strict=True):
             self.indexer.guard.identity[f] = tuple(stamp)
         report = IndexReport()
@@ -154,8 +155,9 @@ class RayIndexer(Indexer):
         gpus = self.gpus_per_actor
         if gpus is None:  # GPUs when the cluster has one per actor
             gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= self.actors else 0.0
-        # stamp: (size, mtime) of the file the driver hashed (WorkerGuard)
+        # stamp: (size, mtime) of the file the driver hashed (WorkerGuard); object: a bucket's ObjectFile
         items = [{"path": os.fsencode(f), "hash": h, "modality": m, "seconds": float(s),
+                  "object": pickle.dumps(f) if isinstance(f, ObjectFile) else b"",
                   "stamp": list(self.guard.identity.get(f, (0, 0, -1, -1))[2:])} for f, h, m, s in todo]  # fmt: skip
         ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / self.batch_files)))
         ds = ds.map_batches(
@@ -164,7 +166,7 @@ class RayIndexer(Indexer):
             fn_constructor_kwargs={"spec": self.spec, "verify": self.verify, "boundary": self.boundary,
                                    "video_mode": self.video_mode, "transcripts": self.tower is not None,
                                    "meta": meta, "threads": int(self.cpus_per_actor),
-                                   "device": "cuda" if gpus else None},
+                                   "device": "cuda" if gpus else None, "source": self.source},
         )  # fmt: skip
         planned = {os.fsencode(item[0]): item for item in todo}
         seen: set[bytes] = set()

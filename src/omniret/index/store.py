@@ -24,6 +24,7 @@ from pathlib import Path
 from omniret.errors import BusyError, InputError
 from omniret.extras import require
 from omniret.index.decompose import segmentation
+from omniret.index.paths import check_db
 
 TABLE = "segments"
 SIDECAR = "omniret.json"
@@ -75,6 +76,7 @@ class Store:
         # LanceDB's Rust logger warns thousands of times while building an IVF index on 1M rows
         # ("visited_generator_queue is full", empty k-means clusters): errors only, unless the user set it.
         os.environ.setdefault("LANCEDB_LOG", "error")
+        check_db(path)
         self.path = Path(path)
         self.lock_timeout = lock_timeout  # None: $OMNIRET_LOCK_TIMEOUT, else DEFAULT_LOCK_TIMEOUT
         self._db = None

@@ -1,0 +1,258 @@
+"""Object-store inputs: ``omniret index s3://bucket/photos`` (also gs://, az://, abfs://).
+
+A collection that outgrows one machine usually lives in a bucket, not on a disk. Listing, reading and
+credentials go through obstore (Python bindings of the Rust ``object_store`` crate, the one Lance
+itself uses), so the storage options are Lance's keys (``aws_endpoint``, ``aws_region``,
+``allow_http``, ...) and the ``AWS_*`` / ``GOOGLE_*`` / ``AZURE_*`` environment variables work as in
+LanceDB.
+
+What changes against a local folder, and why:
+
+* **Identity**: a file is its URI. Rows store ``uri`` and ``path_bytes`` = ``s3://bucket/key`` and the
+  ``asset_id`` is the hash of those bytes, exactly as a local path's; search, ``--group-by asset``,
+  delete by ``--where "uri LIKE 's3://…'"`` work unchanged.
+* **Change detection**: the listing's ETag and size, not a sha256 of the bytes. Hashing would download
+  every object on every run; the store already keeps a tag that changes with every write (the MD5 of
+  a single-part upload). The content hash is ``sha256("etag\\0size")`` with sidecar subtitles folded in
+  like a local file's (their ETags), so a new ``.srt`` re-indexes its recording.
+* **Reads**: a planned object (with its ``.json`` / ``.srt`` / ``.vtt`` siblings) is downloaded into a
+  private staging folder by whoever decodes it (this process, or a Ray actor on another machine), and
+  its ETag is checked against the listing's: an object rewritten since it was listed is reported
+  ("was replaced while it was read") and not stored. The staged copy is deleted after its batch.
+* **Prune**: an object under a listed root that the listing no longer has is gone (listings are
+  strongly consistent on S3, GCS and Azure); a root that lists nothing is refused as a local one is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from omniret.errors import InputError
+from omniret.extras import require
+from omniret.index.files import Scan, display
+from omniret.index.roots import Boundary
+from omniret.index.speech import SUBTITLE_SUFFIXES
+from omniret.inputs.media.errors import UnreadableMediaError
+
+SCHEMES = ("s3", "s3a", "gs", "az", "azure", "abfs", "abfss")
+SIDECARS = (".json", *SUBTITLE_SUFFIXES)
+# obstore's HTTP client settings; every other option configures the store (credentials, endpoint, region)
+CLIENT_KEYS = {"allow_http", "allow_invalid_certificates", "connect_timeout", "default_content_type",
+               "http1_only", "http2_only", "pool_idle_timeout", "pool_max_idle_per_host", "proxy_url",
+               "proxy_ca_certificate", "proxy_excludes", "timeout", "user_agent"}  # fmt: skip
+STAGE = "omniret-objects"  # under the system's temporary folder, on the driver and on every worker
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
+
+
+def is_uri(path) -> bool:
+    """An object-store URI (s3://, gs://, az://, ...), not a local path."""
+    m = _URI.match(os.fsdecode(os.fspath(path)) if isinstance(path, os.PathLike) else str(path))
+    return bool(m) and m.group(1).lower() != "file"
+
+
+def local_roots(paths: list) -> list:
+    """``file:///x`` given as a root means the local path ``/x``; other roots are kept as given."""
+    return [unquote(urlparse(p).path) if isinstance(p, str) and p.lower().startswith("file://") else p
+            for p in paths]  # fmt: skip
+
+
+def split_roots(paths: list) -> bool:
+    """True when the roots are object-store URIs; a job mixing them with local paths is refused (each
+    job reads one kind of storage, with one set of options)."""
+    remote = [is_uri(p) for p in paths]
+    if any(remote) and not all(remote):
+        raise InputError("give either local paths or object-store URIs (s3://, gs://, az://) in one "
+                         "`omniret index` run, not both: index them in two runs into the same --db")  # fmt: skip
+    for p in paths:
+        if is_uri(p) and urlparse(str(p)).scheme.lower() not in SCHEMES:
+            raise InputError(
+                f"{p}: unsupported URI scheme (supported: {', '.join(SCHEMES)}, or a local path)"
+            )
+    return bool(paths) and all(remote)
+
+
+@dataclass(frozen=True, order=True)
+class ObjectFile:
+    """One listed object: what the job knows without reading it. ``os.fspath`` gives its URI, so it is
+    named, hashed (``asset_id``) and stored like a local path."""
+
+    uri: str
+    size: int = 0
+    etag: str = ""
+    siblings: tuple[tuple[str, str], ...] = ()  # (uri, etag) of its .json / .srt / .vtt sidecars
+
+    def __fspath__(self) -> str:
+        return self.uri
+
+    @property
+    def name(self) -> str:
+        return self.uri.rsplit("/", 1)[-1]
+
+    @property
+    def suffix(self) -> str:
+        return Path(self.name).suffix
+
+    def content_hash(self) -> str:
+        h = hashlib.sha256(f"{self.etag}\0{self.size}".encode())
+        for uri, etag in self.siblings:  # a new or rewritten subtitle file re-indexes its recording
+            if uri.lower().endswith(SUBTITLE_SUFFIXES):
+                h.update(f"\0{uri.rsplit('/', 1)[-1]}\0{etag}".encode())
+        return h.hexdigest()
+
+    def seconds(self) -> float:
+        """Rough seconds of media for the progress bar (headers are not read before the download)."""
+        return max(1.0, self.size / 250_000)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the objects are read from: the storage options of one job (shipped to Ray actors, never
+    written into the index)."""
+
+    options: dict = field(default_factory=dict)
+
+    def store(self, uri: str):
+        """An obstore store rooted at ``uri``'s bucket; bad options fail naming the key."""
+        require("objects", "obstore")
+        from obstore.store import from_url
+
+        parsed = urlparse(uri)
+        client = {k: v for k, v in self.options.items() if k in CLIENT_KEYS}
+        config = {k: v for k, v in self.options.items() if k not in CLIENT_KEYS}
+        try:
+            return from_url(f"{parsed.scheme}://{parsed.netloc}", config=config or None,
+                            client_options=client or None)  # fmt: skip
+        except Exception as err:
+            raise InputError(f"{uri}: cannot open the object store ({_first_line(err)}); storage "
+                             "options are given as --storage-option KEY=VALUE") from None  # fmt: skip
+
+    def listing(self, roots: list[str], *, max_bytes: int) -> Scan:
+        """Every object under ``roots`` as ``ObjectFile`` (sorted), objects skipped with their reason, and
+        per root how many indexable objects it holds. Hidden names and sidecars are left out as in a
+        local folder; an unreachable store or bucket is an error naming the root, before anything runs."""
+        import obstore
+
+        out, found = Scan(boundary=stage_boundary()), {}
+        for root in roots:
+            parsed = urlparse(root)
+            prefix = parsed.path.strip("/")
+            try:
+                metas = [m for chunk in obstore.list(self.store(root), prefix=prefix or None) for m in chunk]
+            except (InputError, ValueError):
+                raise
+            except Exception as err:
+                raise InputError(f"{root}: cannot list the objects ({_first_line(err)})") from None
+            base = f"{parsed.scheme}://{parsed.netloc}/"
+            keys = {m["path"]: m for m in metas if _under(m["path"], prefix)}
+            count = 0
+            for key, m in sorted(keys.items()):
+                name = key.rsplit("/", 1)[-1]
+                if any(part.startswith(".") for part in key[len(prefix) :].split("/")) or not name:
+                    continue
+                if name.lower().endswith(SIDECARS):
+                    continue
+                if m["size"] > max_bytes:
+                    out.skipped.append(
+                        (base + key, f"larger than {max_bytes / 1024**3:.1f} GiB: not indexed")
+                    )
+                    continue
+                found[base + key] = ObjectFile(base + key, int(m["size"]), str(m.get("e_tag") or ""),
+                                               _siblings(key, keys, base))  # fmt: skip
+                count += 1
+            out.roots[root] = count
+        out.files = sorted(found.values())
+        return out
+
+    def fetch(self, obj: ObjectFile, folder: Path) -> Path:
+        """Download ``obj`` and its sidecars into ``folder`` (streamed: flat memory); the local copy."""
+        import obstore
+
+        folder.mkdir(parents=True, exist_ok=True)
+        local = folder / obj.name
+        store = self.store(obj.uri)
+        for uri, etag in ((obj.uri, obj.etag), *obj.siblings):
+            key = urlparse(uri).path.lstrip("/")
+            try:
+                result = obstore.get(store, key)
+                if etag and str(result.meta.get("e_tag") or "") != etag:
+                    raise UnreadableMediaError(
+                        uri, "was replaced while it was read: not stored (index again)"
+                    )
+                with open(folder / uri.rsplit("/", 1)[-1], "wb") as out:
+                    for chunk in result:
+                        out.write(chunk)
+            except FileNotFoundError:
+                if uri == obj.uri:
+                    raise UnreadableMediaError(
+                        uri, "vanished while it was read (deleted from the store)"
+                    ) from None
+            except UnreadableMediaError:
+                raise
+            except Exception as err:
+                if uri == obj.uri:
+                    raise UnreadableMediaError(uri, f"cannot be downloaded ({_first_line(err)})") from None
+        return local
+
+
+def stage_boundary() -> Boundary:
+    """The only local folder an object job reads: its staging folder (made here if missing)."""
+    root = Path(tempfile.gettempdir()) / STAGE
+    root.mkdir(parents=True, exist_ok=True)
+    return Boundary.of([root])
+
+
+def staging_folder(boundary: Boundary) -> Path:
+    """A fresh private folder for one batch's downloads, inside the job's staging root."""
+    root = Path(boundary.roots[0])
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="batch-", dir=root))
+
+
+def discard(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def rename(entries: list[tuple[str, str]], start: int, names: dict) -> None:
+    """Report entries from ``start`` on name the local copies they were made from: name the objects
+    (in the entry's name and inside its message) instead."""
+    for i in range(start, len(entries)):
+        name, text = entries[i]
+        for copy, obj in names.items():
+            shown = display(copy)
+            name, text = (obj.uri if name == shown else name), text.replace(shown, obj.uri)
+        entries[i] = (name, text)
+
+
+def prune_candidates(known: dict, files: list[ObjectFile], roots: list[str]) -> list[str]:
+    """Asset ids of rows under one of ``roots`` (whole key components) whose object the listing lacks."""
+    present = {os.fsencode(f) for f in files}
+    tops = [r.rstrip("/").encode() + b"/" for r in roots]
+    return [aid for aid, k in known.items()
+            if k.path not in present and any(k.path.startswith(t) for t in tops)]  # fmt: skip
+
+
+def _under(key: str, prefix: str) -> bool:
+    """``key`` lies at or below ``prefix`` by whole components (``photos`` does not hold ``photos2/x``)."""
+    return not prefix or key == prefix or key.startswith(prefix + "/")
+
+
+def _siblings(key: str, keys: dict, base: str) -> tuple[tuple[str, str], ...]:
+    """Sidecars beside ``key``: ``name.ext.json``, ``name.json``, ``name[.lang].srt|vtt``."""
+    folder, _, name = key.rpartition("/")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    lead = f"{folder}/{stem}." if folder else f"{stem}."
+    return tuple((base + k, str(m.get("e_tag") or "")) for k, m in sorted(keys.items())
+                 if k != key and k.startswith(lead) and "/" not in k[len(lead):]
+                 and k.lower().endswith(SIDECARS))  # fmt: skip
+
+
+def _first_line(err: Exception) -> str:
+    """obstore's errors carry a debug dump after the first line; the first line says what happened."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]

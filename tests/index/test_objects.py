@@ -1,0 +1,179 @@
+"""Object-store inputs (``omniret index s3://bucket/prefix``) against a real S3 endpoint on localhost:
+the same rows as the same folder on disk under the objects' URIs, change detection by ETag, prune by
+listing, bad objects reported by URI, and nothing left behind in the staging folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from omniret.cli.main import app
+from omniret.errors import InputError
+from omniret.index import Index
+from omniret.index.objects import (
+    ObjectFile,
+    Source,
+    is_uri,
+    local_roots,
+    prune_candidates,
+    split_roots,
+    stage_boundary,
+)
+from omniret.index.paths import asset_id
+from omniret.index.prune import Known
+from omniret.index.store import Store
+from tests.helpers.s3 import s3_server
+
+pytest.importorskip("obstore")
+pytest.importorskip("lancedb")
+pytestmark = pytest.mark.usefixtures("isolated_cache")
+
+FIELDS = ("segment_id", "modality", "t0", "t1", "text", "page", "meta", "speech")
+
+
+@pytest.fixture(scope="module")
+def s3():
+    with s3_server() as server:
+        yield server
+
+
+def by_name(db, root: str) -> dict:
+    """(name below the root, segment id) -> row, for comparing a bucket's index with a folder's."""
+    t = Store(db).table().to_arrow().to_pylist()
+    return {(r["uri"][len(root) + 1 :], r["segment_id"]): r for r in t}
+
+
+def staged() -> list[Path]:
+    return [p for p in Path(stage_boundary().roots[0]).rglob("*") if p.is_file()]
+
+
+def test_uris_are_told_from_paths_and_never_mixed_with_them():
+    assert is_uri("s3://b/x") and is_uri("gs://b") and not is_uri("/data/x") and not is_uri("file:///data")
+    assert local_roots(["file:///data/my%20photos", "s3://b/x", "rel"]) == [
+        "/data/my photos",
+        "s3://b/x",
+        "rel",
+    ]
+    assert split_roots(["s3://b/x", "gs://c"]) and not split_roots(["/data", "rel"])
+    with pytest.raises(InputError, match="either local paths or object-store URIs"):
+        split_roots(["s3://b/x", "/data"])
+    with pytest.raises(InputError, match="ftp://h/x: unsupported URI scheme"):
+        split_roots(["ftp://h/x"])
+
+
+def test_an_object_is_named_and_identified_by_its_uri():
+    obj = ObjectFile("s3://b/photos/cat.jpg", 10, '"e1"')
+    assert os.fspath(obj) == "s3://b/photos/cat.jpg" and (obj.name, obj.suffix) == ("cat.jpg", ".jpg")
+    assert asset_id(obj) == asset_id("s3://b/photos/cat.jpg")
+    # the content hash follows the ETag and the subtitle files, not a metadata sidecar
+    assert obj.content_hash() != ObjectFile(obj.uri, 10, '"e2"').content_hash()
+    subs = ObjectFile(obj.uri, 10, '"e1"', (("s3://b/photos/cat.srt", '"s1"'),))
+    assert subs.content_hash() != obj.content_hash()
+    assert (
+        subs.content_hash()
+        != ObjectFile(obj.uri, 10, '"e1"', (("s3://b/photos/cat.srt", '"s2"'),)).content_hash()
+    )
+    meta = ObjectFile(obj.uri, 10, '"e1"', (("s3://b/photos/cat.jpg.json", '"m"'),))
+    assert meta.content_hash() == obj.content_hash()
+
+
+def test_prune_candidates_are_rows_under_a_root_by_whole_components_that_the_listing_lacks():
+    def known(uri):
+        return asset_id(uri), Known(uri, "h", uri.encode(), 1)
+
+    rows = dict(known(u) for u in ("s3://b/photos/kept.jpg", "s3://b/photos/gone.jpg", "s3://b/photos2/x.jpg",
+                                   "s3://c/photos/y.jpg"))  # fmt: skip
+    listed = [ObjectFile("s3://b/photos/kept.jpg")]
+    assert prune_candidates(rows, listed, ["s3://b/photos/"]) == [asset_id("s3://b/photos/gone.jpg")]
+
+
+def test_listing_leaves_out_hidden_objects_and_sidecars_and_reports_oversized_ones(s3):
+    b = s3.bucket("listing")
+    for key, data in {"a/cat.jpg": b"x" * 10, "a/cat.jpg.json": b"{}", "a/cat.srt": b"1", "a/.hidden.png": b"x",
+                      "a/.cache/y.png": b"x", "a/sub/big.mp4": b"x" * 100, "ab/other.png": b"x"}.items():  # fmt: skip
+        s3.put(b, key, data)
+    found = Source(s3.options).listing([f"s3://{b}/a"], max_bytes=50)
+    assert [f.uri for f in found.files] == [f"s3://{b}/a/cat.jpg"]  # not ab/, not hidden, not sidecars
+    assert [s[0] for s in found.files[0].siblings] == [f"s3://{b}/a/cat.jpg.json", f"s3://{b}/a/cat.srt"]
+    assert found.skipped == [(f"s3://{b}/a/sub/big.mp4", "larger than 0.0 GiB: not indexed")]
+    assert found.roots == {f"s3://{b}/a": 1}
+
+
+def test_an_unreachable_bucket_or_a_bad_option_is_an_error_naming_it(s3):
+    with pytest.raises(InputError, match=r"s3://no-such-bucket/x: cannot list the objects"):
+        Source(s3.options).listing(["s3://no-such-bucket/x"], max_bytes=10)
+    with pytest.raises(InputError, match=r"s3://b/x: cannot open the object store \(.*'colour'"):
+        Source({**s3.options, "colour": "red"}).store("s3://b/x")
+
+
+def test_an_object_rewritten_after_the_listing_is_not_read(s3, tmp_path):
+    b = s3.bucket("rewritten")
+    s3.put(b, "x/a.txt", b"first version")
+    obj = Source(s3.options).listing([f"s3://{b}/x"], max_bytes=100).files[0]
+    s3.put(b, "x/a.txt", b"second version")
+    with pytest.raises(Exception, match="was replaced while it was read"):
+        Source(s3.options).fetch(obj, tmp_path)
+
+
+def test_a_bucket_indexes_to_the_folders_rows_under_its_uris_and_updates_by_etag(s3, folder, ckpt, tmp_path):
+    root = s3.upload(folder, s3.bucket("media"), "set")
+    Index(tmp_path / "local", model=str(ckpt)).add([folder])
+    report = Index(tmp_path / "s3", model=str(ckpt)).add([root], storage_options=s3.options)
+    assert report.skipped == [] and len(report.added) == 8 and report.added[0].startswith(root + "/")
+    got, want = by_name(tmp_path / "s3", root), by_name(tmp_path / "local", str(folder))
+    assert sorted(got) == sorted(want)
+    for key, row in got.items():
+        assert [row[f] for f in FIELDS] == [want[key][f] for f in FIELDS], key
+        assert row["path_bytes"] == row["uri"].encode() and row["asset_id"] == asset_id(row["uri"])
+        np.testing.assert_allclose(row["vector"], want[key]["vector"], atol=1e-5)
+    assert staged() == []  # every download deleted with its batch
+
+    again = Index(tmp_path / "s3", model=str(ckpt)).add([root], storage_options=s3.options)
+    assert (again.rows_written, again.unchanged) == (0, 8)
+
+    s3.put("media", "set/notes.md", b"# Other\n\nA passage about boats.\n")
+    s3.delete("media", "set/short.flac")
+    s3.put("media", "set/broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    report = Index(tmp_path / "s3", model=str(ckpt)).add([root], storage_options=s3.options, prune=True)
+    assert report.replaced == [f"{root}/notes.md"] and report.pruned == [f"{root}/short.flac"]
+    assert [s[0] for s in report.skipped] == [f"{root}/broken.png"]
+    assert "tmp" not in report.skipped[0][1] and report.unchanged == 6
+    texts = {r["text"] for r in by_name(tmp_path / "s3", root).values() if r["text"]}
+    assert any("boats" in t for t in texts) and not any("rockets" in t for t in texts)
+    assert Store(tmp_path / "s3").sidecar()["access"]["roots"] == [root]  # no staging folder recorded
+    assert staged() == []
+
+
+def test_prune_refuses_an_empty_prefix_and_links_options_do_not_apply(s3, ckpt, tmp_path):
+    b = s3.bucket("empty")
+    ix = Index(tmp_path / "db", model=str(ckpt))
+    with pytest.raises(InputError, match=f"refusing to prune: s3://{b}/nothing holds no file"):
+        ix.add([f"s3://{b}/nothing"], storage_options=s3.options, prune=True)
+    with pytest.raises(InputError, match="apply to local folders"):
+        ix.add([f"s3://{b}/nothing"], storage_options=s3.options, follow_links=True)
+    assert not (tmp_path / "db").exists()
+
+
+def test_the_cli_indexes_a_bucket_and_searches_it_and_refuses_a_bucket_as_db(s3, folder, ckpt, tmp_path):
+    root = s3.upload(folder, s3.bucket("cli"), "m")
+    opts = [a for k, v in s3.options.items() for a in ("--storage-option", f"{k}={v}")]
+    out = CliRunner().invoke(
+        app, ["index", root, "--db", str(tmp_path / "db"), "--model", str(ckpt), "--quiet", *opts]
+    )
+    assert out.exit_code == 0, out.output
+    assert "added 8, replaced 0, unchanged 0" in out.output
+    out = CliRunner().invoke(
+        app, ["search", "passage about cats", "--db", str(tmp_path / "db"), "--mode", "keyword"]
+    )
+    assert out.exit_code == 0 and f"{root}/notes.md" in out.output, out.output
+    out = CliRunner().invoke(app, ["index", root, "--db", "s3://cli/db", *opts])
+    assert out.exit_code == 2 and "not at an object-store URI" in out.output
+    out = CliRunner().invoke(app, ["index", root, str(folder), "--db", str(tmp_path / "db2")])
+    assert out.exit_code == 2 and "either local paths or object-store URIs" in out.output
+    out = CliRunner().invoke(app, ["index", root, "--db", str(tmp_path / "db3"), "--storage-option", "x"])
+    assert out.exit_code == 2 and "--storage-option 'x' must look like key=value" in out.output
+    assert not (tmp_path / "db2").exists() and not (tmp_path / "db3").exists()
