@@ -12,7 +12,7 @@ One run, side by side, on this machine (2 cores: 1 -> 2 actors can at best doubl
 - The driver's commit path alone: ``table.add`` of 50,000 rows of 384-d vectors (rows/s), and
   ``lance_ray.write_lance`` of the same rows from Ray for comparison.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/p8_ray.py [--copies 3]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/p8_ray.py [--copies 3] [--repeats 3]
 
 Writes benchmarks/results/p8_ray.json.
 """
@@ -59,6 +59,7 @@ def run(engine: str, media, tmp: Path, *, actors: int = 1, storage: dict | None 
         start = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, object_store_memory=512 * 1024**2, log_to_driver=False)
         ray_start = time.perf_counter() - start
+    tmp.mkdir(parents=True, exist_ok=True)
     db = tmp / f"db-{engine}-{actors}-{where}"
     start = time.perf_counter()
     options = {"engine": "ray", "actors": actors, "cpus_per_actor": 1.0} if engine == "ray" else {}
@@ -106,6 +107,7 @@ def lance_write(tmp: Path, rows: int = 50_000, dim: int = 384) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--copies", type=int, default=3, help="copies of the demo folder to index")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of every configuration (median reported)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -115,34 +117,53 @@ def main() -> None:
     DataContext.get_current().enable_progress_bars = False
     from tests.helpers.s3 import s3_server
 
-    with tempfile.TemporaryDirectory() as t:
+    configs = [("embedded", "folder", 1), ("ray", "folder", 1), ("ray", "folder", 2), ("embedded", "bucket", 1),
+               ("ray", "bucket", 2)]  # fmt: skip
+    with tempfile.TemporaryDirectory() as t, s3_server() as s3:
         tmp = Path(t)
         media = folder(tmp, args.copies)
-        runs = [
-            run("embedded", media, tmp),
-            run("ray", media, tmp, actors=1),
-            run("ray", media, tmp, actors=2),
-        ]
-        with s3_server() as s3:
-            bucket = s3.upload(media, s3.bucket("bench"), "media")
-            runs += [run("embedded", bucket, tmp, storage=s3.options),
-                     run("ray", bucket, tmp, actors=2, storage=s3.options)]  # fmt: skip
+        roots = {
+            "folder": (media, None),
+            "bucket": (s3.upload(media, s3.bucket("bench"), "media"), s3.options),
+        }
+        runs = []
+        for rep in range(args.repeats):  # interleaved, so a slow moment of the machine hits every config
+            for engine, where, actors in configs:
+                root, storage = roots[where]
+                r = run(engine, root, tmp / f"r{rep}", actors=actors, storage=storage)
+                runs.append({**r, "repeat": rep})
         write = lance_write(tmp)
-    base = runs[0]["seconds"]
-    print(f"{'engine':<10} {'input':<7} {'actors':>6} {'seconds':>8} {'vs embedded':>12} {'ray start s':>12} "
-          f"{'rows':>6} files")  # fmt: skip
-    for r in runs:
-        print(f"{r['engine']:<10} {r['input']:<7} {r['actors'] or '-':>6} {r['seconds']:>8.1f} "
-              f"{r['seconds'] / base:>11.2f}x {r['ray_start_seconds']:>12.1f} {r['rows']:>6} {r['files']}")  # fmt: skip
-    print(f"2 actors vs 1: {runs[1]['seconds'] / runs[2]['seconds']:.2f}x faster")
-    print(f"bucket vs folder: embedded {runs[3]['seconds'] / runs[0]['seconds']:.2f}x, "
-          f"ray 2 actors {runs[4]['seconds'] / runs[2]['seconds']:.2f}x")  # fmt: skip
+    med = {c: float(np.median([r["seconds"] for r in runs if (r["engine"], r["input"], r["actors"] or 1) == c]))
+           for c in configs}  # fmt: skip
+    base = med[configs[0]]
+    print(f"median of {args.repeats} runs each (fresh feature cache and fresh Ray every run)")
+    print(
+        f"{'engine':<10} {'input':<7} {'actors':>6} {'median s':>9} {'all s':>18} {'vs embedded':>12} rows files"
+    )
+    for c in configs:
+        these = [r for r in runs if (r["engine"], r["input"], r["actors"] or 1) == c]
+        all_s = " ".join(f"{r['seconds']:.1f}" for r in these)
+        print(f"{c[0]:<10} {c[1]:<7} {c[2] if c[0] == 'ray' else '-':>6} {med[c]:>9.1f} {all_s:>18} "
+              f"{med[c] / base:>11.2f}x {these[0]['rows']:>4} {these[0]['files']}")  # fmt: skip
+    print(f"2 actors vs 1 (folder): {med[configs[1]] / med[configs[2]]:.2f}x faster")
+    print(f"bucket vs folder: embedded {med[configs[3]] / med[configs[0]]:.2f}x, "
+          f"ray 2 actors {med[configs[4]] / med[configs[2]]:.2f}x")  # fmt: skip
     print(f"Lance write, {write['rows']:,} rows x {write['dim']}: driver table.add "
           f"{write['driver_table_add_rows_per_s']:,.0f} rows/s; lance_ray.write_lance "
           f"{write['lance_ray_write_rows_per_s']:,.0f} rows/s")  # fmt: skip
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
-        json.dumps({"runs": runs, "lance_write": write, "copies": args.copies}, indent=1) + "\n"
+        json.dumps(
+            {
+                "runs": runs,
+                "median_seconds": {"/".join(map(str, c)): v for c, v in med.items()},
+                "lance_write": write,
+                "copies": args.copies,
+                "repeats": args.repeats,
+            },
+            indent=1,
+        )
+        + "\n"
     )
 
 

@@ -101,6 +101,9 @@ def test_listing_leaves_out_hidden_objects_and_sidecars_and_reports_oversized_on
     assert [s[0] for s in found.files[0].siblings] == [f"s3://{b}/a/cat.jpg.json", f"s3://{b}/a/cat.srt"]
     assert found.skipped == [(f"s3://{b}/a/sub/big.mp4", "larger than 0.0 GiB: not indexed")]
     assert found.roots == {f"s3://{b}/a": 1}
+    one = Source(s3.options).listing([f"s3://{b}/a/cat.jpg"], max_bytes=50)  # a root naming one object
+    assert [(f.uri, len(f.siblings)) for f in one.files] == [(f"s3://{b}/a/cat.jpg", 2)]
+    assert Source(s3.options).listing([f"s3://{b}/a/ca"], max_bytes=50).roots == {f"s3://{b}/a/ca": 0}
 
 
 def test_an_unreachable_bucket_or_a_bad_option_is_an_error_naming_it(s3):
@@ -170,6 +173,11 @@ def test_the_cli_indexes_a_bucket_and_searches_it_and_refuses_a_bucket_as_db(s3,
         app, ["search", "passage about cats", "--db", str(tmp_path / "db"), "--mode", "keyword"]
     )
     assert out.exit_code == 0 and f"{root}/notes.md" in out.output, out.output
+    s3.delete("cli", "m/img3.png")
+    out = CliRunner().invoke(
+        app, ["index", root, "--db", str(tmp_path / "db"), "--prune", "--dry-run", *opts]
+    )
+    assert out.exit_code == 0 and f"would prune {root}/img3.png (1 rows)" in out.output, out.output
     out = CliRunner().invoke(app, ["index", root, "--db", "s3://cli/db", *opts])
     assert out.exit_code == 2 and "not at an object-store URI" in out.output
     out = CliRunner().invoke(app, ["index", root, str(folder), "--db", str(tmp_path / "db2")])
@@ -177,3 +185,34 @@ def test_the_cli_indexes_a_bucket_and_searches_it_and_refuses_a_bucket_as_db(s3,
     out = CliRunner().invoke(app, ["index", root, "--db", str(tmp_path / "db3"), "--storage-option", "x"])
     assert out.exit_code == 2 and "--storage-option 'x' must look like key=value" in out.output
     assert not (tmp_path / "db2").exists() and not (tmp_path / "db3").exists()
+
+
+def test_the_server_searches_a_bucket_index_and_says_why_it_does_not_serve_the_object(
+    s3, folder, ckpt, tmp_path
+):
+    pytest.importorskip("fastapi")
+    import httpx2 as httpx
+
+    from omniret.api import load_model
+    from omniret.serve import ServeSettings, create_app
+    from tests.serve.conftest import Running
+
+    b = s3.bucket("served")
+    s3.put(b, "v/clip.mp4", (folder / "clip.mp4").read_bytes())
+    s3.put(b, "v/notes.md", (folder / "notes.md").read_bytes())
+    model = load_model(ckpt, cache=False)
+    Index(tmp_path / "db", model=model).add([f"s3://{b}/v"], storage_options=s3.options)
+    running = Running(create_app(ServeSettings(db=tmp_path / "db"), model=model))
+    try:
+        running.wait_ready()
+        hits = httpx.post(running.url + "/v1/search", json={"query": "a red and green clip", "k": 10}).json()[
+            "hits"
+        ]
+        clip = next(h for h in hits if h["uri"] == f"s3://{b}/v/clip.mp4" and h["keyframe_url"])
+        assert httpx.get(running.url + clip["keyframe_url"]).content[:3] == b"\xff\xd8\xff"  # from the table
+        r = httpx.get(running.url + clip["media_url"])
+        assert (
+            r.status_code == 404 and "is an object in a bucket" in r.text and f"s3://{b}/v/clip.mp4" in r.text
+        )
+    finally:
+        running.stop()

@@ -137,38 +137,52 @@ class Source:
         """Every object under ``roots`` as ``ObjectFile`` (sorted), objects skipped with their reason, and
         per root how many indexable objects it holds. Hidden names and sidecars are left out as in a
         local folder; an unreachable store or bucket is an error naming the root, before anything runs."""
-        import obstore
-
         out, found = Scan(boundary=stage_boundary()), {}
         for root in roots:
-            parsed = urlparse(root)
-            prefix = parsed.path.strip("/")
-            try:
-                metas = [m for chunk in obstore.list(self.store(root), prefix=prefix or None) for m in chunk]
-            except (InputError, ValueError):
-                raise
-            except Exception as err:
-                raise InputError(f"{root}: cannot list the objects ({_first_line(err)})") from None
-            base = f"{parsed.scheme}://{parsed.netloc}/"
-            keys = {m["path"]: m for m in metas if _under(m["path"], prefix)}
+            base, prefix, metas = self._list(root)
+            sidecars = _sidecars(metas)
             count = 0
-            for key, m in sorted(keys.items()):
-                name = key.rsplit("/", 1)[-1]
-                if any(part.startswith(".") for part in key[len(prefix) :].split("/")) or not name:
+            for key, m in sorted(metas.items()):
+                if any(part.startswith(".") for part in key[len(prefix) :].split("/")):
                     continue
-                if name.lower().endswith(SIDECARS):
+                if key.lower().endswith(SIDECARS):  # metadata and subtitles of another object
                     continue
                 if m["size"] > max_bytes:
                     out.skipped.append(
                         (base + key, f"larger than {max_bytes / 1024**3:.1f} GiB: not indexed")
                     )
                     continue
-                found[base + key] = ObjectFile(base + key, int(m["size"]), str(m.get("e_tag") or ""),
-                                               _siblings(key, keys, base))  # fmt: skip
+                siblings = tuple((base + k, etag) for k, etag in sidecars.get(_lead(key), ()))
+                found[base + key] = ObjectFile(base + key, int(m["size"]), _etag(m), siblings)
                 count += 1
             out.roots[root] = count
         out.files = sorted(found.values())
         return out
+
+    def _list(self, root: str) -> tuple[str, str, dict]:
+        """(``scheme://bucket/``, the key prefix, key -> object meta) of every object at or below
+        ``root`` by whole key components; a root naming one object lists that object."""
+        import obstore
+
+        parsed = urlparse(root)
+        prefix, store = parsed.path.strip("/"), self.store(root)
+        base = f"{parsed.scheme}://{parsed.netloc}/"
+        try:
+            metas = {m["path"]: m for chunk in obstore.list(store, prefix=prefix or None) for m in chunk}
+            if not metas and prefix:  # not a "folder": perhaps one object, listed with its sidecars
+                try:
+                    one = obstore.head(store, prefix)
+                except FileNotFoundError:
+                    return base, prefix, {}
+                parent = prefix.rpartition("/")[0]
+                beside = obstore.list_with_delimiter(store, prefix=parent or None)["objects"]
+                lead = _lead(prefix)
+                return base, prefix, {prefix: one, **{m["path"]: m for m in beside if m["path"].startswith(lead)
+                                                      and m["path"].lower().endswith(SIDECARS)}}  # fmt: skip
+        except Exception as err:
+            raise InputError(f"{root}: cannot list the objects ({_first_line(err)})") from None
+        keys = {k: m for k, m in metas.items() if not prefix or k.startswith(prefix + "/")}
+        return base, prefix, keys
 
     def fetch(self, obj: ObjectFile, folder: Path) -> Path:
         """Download ``obj`` and its sidecars into ``folder`` (streamed: flat memory); the local copy."""
@@ -238,19 +252,32 @@ def prune_candidates(known: dict, files: list[ObjectFile], roots: list[str]) -> 
             if k.path not in present and any(k.path.startswith(t) for t in tops)]  # fmt: skip
 
 
-def _under(key: str, prefix: str) -> bool:
-    """``key`` lies at or below ``prefix`` by whole components (``photos`` does not hold ``photos2/x``)."""
-    return not prefix or key == prefix or key.startswith(prefix + "/")
+def _etag(meta: dict) -> str:
+    return str(meta.get("e_tag") or "")
 
 
-def _siblings(key: str, keys: dict, base: str) -> tuple[tuple[str, str], ...]:
-    """Sidecars beside ``key``: ``name.ext.json``, ``name.json``, ``name[.lang].srt|vtt``."""
+def _lead(key: str) -> str:
+    """What a media object's sidecars start with: ``folder/stem.`` (``stem``: the name without its suffix)."""
     folder, _, name = key.rpartition("/")
     stem = name.rsplit(".", 1)[0] if "." in name else name
-    lead = f"{folder}/{stem}." if folder else f"{stem}."
-    return tuple((base + k, str(m.get("e_tag") or "")) for k, m in sorted(keys.items())
-                 if k != key and k.startswith(lead) and "/" not in k[len(lead):]
-                 and k.lower().endswith(SIDECARS))  # fmt: skip
+    return f"{folder}/{stem}." if folder else f"{stem}."
+
+
+def _sidecars(metas: dict) -> dict[str, list[tuple[str, str]]]:
+    """lead -> (key, etag) of the sidecars that may belong to a media object with that lead: every
+    prefix of a sidecar's name up to a dot (``clip.en.srt`` may be ``clip``'s or ``clip.en``'s). One
+    pass over the listing, so a folder of a million photos and their ``.json`` files stays linear."""
+    out: dict[str, list] = {}
+    for key in sorted(metas):
+        if not key.lower().endswith(SIDECARS):
+            continue
+        folder, _, name = key.rpartition("/")
+        for i, c in enumerate(name):
+            if c == "." and i > 0:
+                out.setdefault(f"{folder}/{name[: i + 1]}" if folder else name[: i + 1], []).append(
+                    (key, _etag(metas[key]))
+                )
+    return out
 
 
 def _first_line(err: Exception) -> str:

@@ -33,9 +33,11 @@ from omniret.index.files import display, printable
 from omniret.index.indexer import Indexer, IndexReport
 from omniret.index.objects import ObjectFile
 from omniret.index.roots import ReadGuard
+from omniret.index.store import TABLE
 from omniret.models import load_model
 
 OBJECT_STORE_BYTES = 512 * 1024**2  # a local cluster's shared memory: rows of a few batches in flight
+RAY_COMPACTION_ROWS = 1_000_000  # rows a job writes before its compaction is shared out (``compact``)
 KILL_ONCE_ENV = "OMNIRET_FAULT_KILL_WORKER_ONCE"  # fault injection for tests: a marker file path
 
 
@@ -145,6 +147,18 @@ class RayIndexer(Indexer):
         start(self.address)
         return super().add(paths, **kwargs)
 
+    def compact(self, table, report: IndexReport) -> None:
+        """A large job's fragments merged by Ray workers (lance-ray: compaction tasks shared out, one
+        commit); the driver's ``optimize`` then only folds the new rows into the full-text and ANN indexes.
+        Below ``RAY_COMPACTION_ROWS`` the driver compacts: measured here, lance-ray's tasks cost 1.6-2.0 s
+        of scheduling where the driver needs 0.01 s (280 rows) to 0.19 s (50,000 rows)."""
+        if report.rows_written < RAY_COMPACTION_ROWS:
+            return
+        lance_ray = require("ray", "lance_ray")
+        lance_ray.compact_files(_dataset(self.store), num_workers=max(2, self.actors),
+                                ray_remote_args={"num_cpus": min(1.0, self.cpus_per_actor)})  # fmt: skip
+        table.checkout_latest()  # committed by another writer of this process: see it
+
     def produce(self, todo, meta, report):
         """Files go to the pool in batches of ``batch_files``; results come back as they finish and are
         committed in groups of ``batch_files`` finished files."""
@@ -210,6 +224,11 @@ def distributed_ann(store, index_type: str, partitions: int, dim: int, *, worker
     rows = store.table().count_rows()
     # k-means samples 256 rows per partition where there are that many (as LanceDB's own build does)
     sample_rate = max(1, min(256, rows // partitions))
-    lance_ray.create_index(str(store.path / "segments.lance"), column="vector", index_type=index_type,
+    lance_ray.create_index(_dataset(store), column="vector", index_type=index_type,
                            name="vector_idx", metric="dot", num_partitions=partitions, num_workers=workers,
                            sample_rate=sample_rate, replace=True)  # fmt: skip
+
+
+def _dataset(store) -> str:
+    """The Lance dataset behind the index's LanceDB table."""
+    return str(store.path / f"{TABLE}.lance")

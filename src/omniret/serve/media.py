@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
 from omniret.index.filters import quote
+from omniret.index.objects import is_uri
 from omniret.index.roots import Boundary
 from omniret.serve.inputs import RequestError
 
@@ -51,6 +52,9 @@ def media(asset_id: str, request: Request) -> Response:
     if row is None:
         raise _not_found(asset_id)
     path = os.fsdecode(row["path"])
+    if is_uri(path):  # indexed from a bucket: the server holds no credentials for it
+        raise RequestError(f"item {asset_id!r} is an object in a bucket ({path}): the server does not serve "
+                           "bucket objects (its thumbnails and page images are served)", status=404)  # fmt: skip
     roots = service.index.store.sidecar().get("access", {})
     boundary = Boundary(tuple(roots.get("roots", ())), allow_outside=bool(roots.get("allow_outside_roots")))
     if not os.path.isfile(path) or (boundary.roots and not boundary.permits(path)):
