@@ -9,8 +9,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from omniret.cli.index import _pairs, _parse_video
+from omniret.cli.index import _parse_video
 from omniret.cli.main import app
+from omniret.cli.options import pairs
 from omniret.errors import InputError
 from tests.helpers.builders import refused
 
@@ -59,15 +60,15 @@ def test_a_video_query_may_name_a_moment(spec, parsed):
 
 
 def test_meta_items_are_key_value_pairs_split_at_the_first_equals_sign():
-    assert _pairs(["album=holiday", "note=a=b", "empty="], "--meta") == {
+    assert pairs(["album=holiday", "note=a=b", "empty="], "--meta") == {
         "album": "holiday",
         "note": "a=b",
         "empty": "",
     }
-    assert _pairs(None, "--meta") == {}
+    assert pairs(None, "--meta") == {}
     for bad in ("album", "=holiday"):
         with pytest.raises(InputError, match=f"--meta '{bad}' must look like key=value"):
-            _pairs([bad], "--meta")
+            pairs([bad], "--meta")
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,9 @@ pytest.importorskip("lancedb")
 
 from omniret.cli.main import app
 from omniret.errors import BusyError
+from omniret.index.location import LOCK
 from omniret.index.search import search_vector
-from omniret.index.store import LOCK, Store
+from omniret.index.store import Store
 from tests.helpers.builders import make_db, refused, uris
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}

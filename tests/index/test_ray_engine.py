@@ -138,3 +138,21 @@ def test_a_large_jobs_fragments_are_compacted_by_ray_workers(cluster, folder, ck
     rows = table(tmp_path / "db")
     assert len({(r["asset_id"], r["segment_id"]) for r in rows}) == len(rows) == report.rows_written
     assert Index(tmp_path / "db").search("rockets", mode="keyword").hits[0].uri == str(folder / "notes.md")
+
+
+def test_ray_actors_index_into_an_index_in_a_bucket(cluster, folder, ckpt, tmp_path):
+    """The driver commits into ``--db s3://…`` (its lock a lease); the rows equal a local embedded run."""
+    pytest.importorskip("obstore")
+    from omniret.index.store import Store
+    from tests.helpers.s3 import s3_server
+
+    with s3_server() as s3:
+        db = f"s3://{s3.bucket('ray-idx')}/db"
+        report = Index(db, model=str(ckpt), storage_options=s3.options).add([folder], engine="ray")
+        got = Store(db, storage_options=s3.options).table().to_arrow()
+        got = got.sort_by([("asset_id", "ascending"), ("segment_id", "ascending")]).to_pylist()
+    Index(tmp_path / "embedded", model=str(ckpt)).add([folder])
+    want = table(tmp_path / "embedded")
+    assert report.skipped == [] and len(report.added) == 8
+    assert [tuple(r[k] for k in KEYS) for r in got] == [tuple(r[k] for k in KEYS) for r in want]
+    np.testing.assert_allclose([r["vector"] for r in got], [r["vector"] for r in want], atol=1e-5)

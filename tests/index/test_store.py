@@ -16,7 +16,8 @@ from omniret.config import ModelConfig, from_dict
 from omniret.errors import InputError
 from omniret.index import Index, IndexMismatchError, IndexNotFoundError
 from omniret.index.decompose import segmentation
-from omniret.index.store import LOCK, LOCK_TIMEOUT_ENV, SIDECAR, Store, check_sidecar, lock_timeout
+from omniret.index.location import LOCK, LOCK_TIMEOUT_ENV
+from omniret.index.store import SIDECAR, Store, check_sidecar, lock_timeout
 from omniret.model import OmniRet
 from tests.conftest import guarded, local_config_dict
 from tests.index.conftest import ODD, index, rows_by_key

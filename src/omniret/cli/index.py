@@ -1,4 +1,4 @@
-"""``omniret index | search | delete | stats | calibrate``: the main job, over ``omniret.index``."""
+"""``omniret index | search``: the main job, over ``omniret.index`` (delete, stats, calibrate: ``manage.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from omniret.cli.options import db_option, lock_timeout_option, pairs, storage_option
 from omniret.errors import InputError, OmniretError
 from omniret.index import ENGINES, FilterError, Index
 from omniret.index.ann import check_target
@@ -18,38 +19,13 @@ from omniret.index.objects import Source, local_roots, split_roots
 from omniret.index.prune import check_prune_roots, find, prune_preview
 from omniret.index.roots import Boundary
 from omniret.index.search import GROUPS, SEARCH_MODES
-from omniret.index.store import Store, lock_timeout
+from omniret.index.store import Store
 from omniret.inputs import OmniInput
 
-DB_HELP = "Index directory (LanceDB, embedded)."
 NO_VERIFY_HELP = (
     "Load the model without checking its weights against the hash in its manifest (a mismatch is "
     "refused by default: it means the file was corrupted or edited)."
 )
-
-
-LOCK_TIMEOUT_HELP = (
-    "Seconds to wait for another writer of the index (`omniret index`, delete, calibrate) to finish "
-    "before giving up with an error (exit 1); 'inf' waits for ever."
-)
-
-
-def _lock_timeout(value: float) -> float:
-
-    try:
-        return lock_timeout(value)
-    except ValueError as err:
-        raise InputError(f"--lock-timeout (or $OMNIRET_LOCK_TIMEOUT): {err}") from None
-
-
-def _pairs(items: list[str] | None, flag: str) -> dict:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"{flag} {item!r} must look like key=value")
-        out[key] = value
-    return out
 
 
 def index(
@@ -57,17 +33,12 @@ def index(
         ...,
         help="Files or folders to index (recursively), or object-store URIs: s3://bucket/prefix, gs://, az://.",
     ),
-    db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP),
+    db: str = db_option(must_exist=False),
     model: str = typer.Option(
         None, "--model", help="Model (default: the index's model, else omniret-small)."
     ),
     meta: list[str] = typer.Option(None, "--meta", help="key=value metadata stored with every new row."),
-    storage_option: list[str] = typer.Option(
-        None,
-        "--storage-option",
-        help="KEY=VALUE for object-store PATHS (Lance's keys: aws_endpoint, aws_region, allow_http, ...; the "
-        "AWS_*/GOOGLE_*/AZURE_* variables work too). Never written into the index.",
-    ),
+    storage_option: list[str] = storage_option(),
     prune: bool = typer.Option(
         False,
         "--prune",
@@ -123,9 +94,7 @@ def index(
         help="With --engine ray: GPUs per actor (default: 1 when the cluster has one per actor).",
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-    lock_timeout: float = typer.Option(
-        10.0, "--lock-timeout", envvar="OMNIRET_LOCK_TIMEOUT", help=LOCK_TIMEOUT_HELP, callback=_lock_timeout
-    ),
+    lock_timeout: float = lock_timeout_option(),
     no_verify: bool = typer.Option(False, "--no-verify", help=NO_VERIFY_HELP),
     follow_links: bool = typer.Option(
         False,
@@ -151,7 +120,7 @@ def index(
     folders, bad media, symlinks leading outside PATHS) are listed as "skipped PATH: reason" and the
     run goes on."""
     paths = local_roots(paths)
-    source = Source(_pairs(storage_option, "--storage-option"))
+    source = Source(pairs(storage_option, "--storage-option"))
     boundary = None if split_roots(paths) else Boundary.of(paths, follow_links=follow_links,
                                                            allow_outside=allow_outside_roots)  # fmt: skip
 
@@ -170,7 +139,9 @@ def index(
     if dry_run and not prune:
         raise InputError("--dry-run previews what --prune would delete: give it together with --prune")
     if dry_run:
-        preview = prune_preview(Store(db), paths, boundary, source=source)  # creates nothing, loads no model
+        preview = prune_preview(
+            Store(db, storage_options=source.options), paths, boundary, source=source
+        )  # creates nothing, loads no model
         typer.echo(f"dry run: --prune would delete {preview.rows} rows of {len(preview.files)} files; "
                    "nothing was deleted or indexed")  # fmt: skip
         for uri, rows in preview.files:
@@ -179,9 +150,13 @@ def index(
             typer.echo(terminal_safe(f"skipped {path}: {reason}"))
         return
     if prune:  # a mistyped or moved root is refused before the model is loaded (the indexer checks again)
-        check_prune_roots(find(paths, skip=db, boundary=boundary, source=source))
-    ix = Index(db, model=model, lock_timeout=lock_timeout, verify=not no_verify)
-    report = ix.add(paths, meta=_pairs(meta, "--meta"), prune=prune, storage_options=source.options, progress=not quiet, batch_files=batch_files,
+        check_prune_roots(
+            find(paths, skip=None if split_roots([db]) else db, boundary=boundary, source=source)
+        )
+    ix = Index(
+        db, model=model, lock_timeout=lock_timeout, verify=not no_verify, storage_options=source.options
+    )
+    report = ix.add(paths, meta=pairs(meta, "--meta"), prune=prune, progress=not quiet, batch_files=batch_files,
                     video_segments=video_segments, follow_links=follow_links,
                     allow_outside_roots=allow_outside_roots, log=typer.echo if quiet else None,
                     transcripts=transcripts, engine=engine, address=address, actors=actors,
@@ -219,7 +194,8 @@ def search(
     audio: Path = typer.Option(None, "--audio", help="Query audio."),
     video: str = typer.Option(None, "--video", help="Query video, optionally a moment: clip.mp4@t0-t1."),
     instruction: str = typer.Option(None, "--instruction", help="Task instruction for the query."),
-    db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP + " Must exist."),
+    db: str = db_option(),
+    storage_option: list[str] = storage_option(),
     model: str = typer.Option(
         None, "--model", help="Model (default: the one that built the index); it must match the index."
     ),
@@ -299,7 +275,9 @@ def search(
     if video and span is None and "@" in video and not Path(video).exists():
         raise InputError(f"--video {video!r}: expected an existing file, or a moment file@t0-t1 with seconds "
                          "0 <= t0 < t1")  # fmt: skip
-    ix = Index(db, model=model, verify=not no_verify)
+    ix = Index(
+        db, model=model, verify=not no_verify, storage_options=pairs(storage_option, "--storage-option")
+    )
     ix.require()  # before the model is loaded; search never creates an index
     try:
         query = OmniInput(
@@ -336,53 +314,6 @@ def hit_line(rank: int, h) -> str:
     return f"{rank:>3}. {h.score:.3f}{z}{r}  {h.modality:<6} {h.uri}{page}{moment}{snippet}"
 
 
-def delete(
-    paths: list[Path] = typer.Argument(None, help="Files whose rows to delete."),
-    where: str = typer.Option(
-        None,
-        "--where",
-        help="Delete rows matching this SQL filter instead (checked before anything is deleted).",
-    ),
-    db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP + " Must exist."),
-    lock_timeout: float = typer.Option(
-        10.0, "--lock-timeout", envvar="OMNIRET_LOCK_TIMEOUT", help=LOCK_TIMEOUT_HELP, callback=_lock_timeout
-    ),
-) -> None:
-    """Delete the rows of some files (or of a filter) from the index, in one commit (its calibration
-    stats are refreshed). A malformed --where deletes nothing."""
-
-    if not paths and where is None:
-        raise InputError("delete: give files to delete or --where")
-    ix = Index(db, lock_timeout=lock_timeout)
-    try:
-        n = ix.delete(uris=[str(p) for p in paths or []], where=where)
-    except FilterError as err:
-        raise InputError(f"--where: {err}") from None
-    typer.echo(f"deleted {n} rows")
-
-
-def stats(db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP + " Must exist.")) -> None:
-    """Counts by modality, the model and recipe, the search mode, the ANN's measured recall and the
-    per-modality calibration stats (mean and std of cosine per query and candidate modality)."""
-
-    typer.echo(json.dumps(Index(db).stats(), indent=1))
-
-
-def calibrate(
-    db: Path = typer.Option(Path("omniret-db"), "--db", help=DB_HELP + " Must exist."),
-    lock_timeout: float = typer.Option(
-        10.0, "--lock-timeout", envvar="OMNIRET_LOCK_TIMEOUT", help=LOCK_TIMEOUT_HELP, callback=_lock_timeout
-    ),
-) -> None:
-    """(Re)compute the per-modality score statistics of an index (`omniret index` keeps them current;
-    this is for indexes made before they existed)."""
-
-    cal = Index(db, lock_timeout=lock_timeout).calibrate()
-    if cal is None:
-        raise InputError(f"--db {db} holds no rows to calibrate")
-    typer.echo(json.dumps(cal, indent=1))
-
-
 def register(app: typer.Typer) -> None:
-    for fn in (index, search, delete, stats, calibrate):
+    for fn in (index, search):
         app.command(fn.__name__)(fn)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import ctypes
 import sys
 
-from omniret.cli import demo, index, model, serve, train
+from omniret.cli import demo, index, manage, model, serve, train
 from omniret.cli.app import app
 from omniret.cli.bench import bench_app
 from omniret.cli.cache import cache_app
 from omniret.cli.evaluate import eval_app
 
 model.register(app)  # presets, config, params
-index.register(app)  # index, search, delete, stats, calibrate
+index.register(app)  # index, search
+manage.register(app)  # delete, stats, calibrate
 train.register(app)  # train, ablate, train-dual
 demo.register(app)
 serve.register(app)  # serve (imports the server only when run)

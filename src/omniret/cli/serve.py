@@ -6,16 +6,21 @@ from pathlib import Path
 
 import typer
 
+from omniret.cli.options import pairs, storage_option
 from omniret.errors import InputError
 from omniret.extras import require
+from omniret.index.objects import is_uri
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def serve(
     db: str = typer.Option(
-        "omniret-db", "--db", help="Index directory (made by the first upload if absent)."
+        "omniret-db",
+        "--db",
+        help="Index directory (made by the first upload if absent), or an object-store URI (s3://bucket/idx).",
     ),
+    storage_option: list[str] = storage_option(),
     model: str = typer.Option(None, "--model", help="Model (default: the index's own, else omniret-small)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
@@ -46,14 +51,16 @@ def serve(
                    "port can search, upload and delete", err=True)  # fmt: skip
     if not 0 < port < 65536:
         raise InputError(f"--port must be 1..65535, got {port}")
-    settings = srv.ServeSettings(db=Path(db), model=model, api_key=key, allowed_roots=tuple(allow_root or ()),
+    remote = is_uri(db)
+    settings = srv.ServeSettings(db=db if remote else Path(db), storage_options=pairs(storage_option, "--storage-option"),
+                                 model=model, api_key=key, allowed_roots=tuple(allow_root or ()),
                                  batch_window_ms=batch_window_ms, max_batch=max_batch,
                                  max_body_bytes=max_body_mb << 20, max_item_bytes=max_item_mb << 20)  # fmt: skip
     import uvicorn  # the serve extra, checked by require above
 
     shown = f"[{host}]" if ":" in host else host
     typer.echo(
-        f"omniret serve: {Path(db)} on http://{shown}:{port}/ (API docs at /docs; ready when /readyz says so)"
+        f"omniret serve: {db if remote else Path(db)} on http://{shown}:{port}/ (API docs at /docs; ready when /readyz says so)"
     )
     uvicorn.run(srv.create_app(settings), host=host, port=port, log_level="warning")
 

@@ -49,8 +49,12 @@ class Index:
         model=None,
         lock_timeout: float | None = None,
         verify: bool = True,
+        storage_options: dict | None = None,
     ) -> None:
-        self.store = Store(path, lock_timeout=lock_timeout)
+        """``path``: a directory, or an object-store URI (``s3://bucket/idx``) reached with
+        ``storage_options`` (Lance's keys), which are also the default for object-store inputs of ``add``."""
+        self.store = Store(path, lock_timeout=lock_timeout, storage_options=storage_options)
+        self._storage = dict(storage_options or {})
         self._model, self._verify = model, verify  # verify: check the weights hash when loading by name
         self._spec = str(model) if isinstance(model, (str, Path)) else None  # what Ray actors load
         self._given_object = model is not None and self._spec is None
@@ -92,7 +96,7 @@ class Index:
         spec = self._model
         source = str(Path(spec).resolve()) if isinstance(spec, (str, Path)) and Path(spec).exists() else None
         common = dict(batch_files=batch_files, log=log, video_segments=video_segments, model_source=source,
-                      on_progress=on_progress, transcripts=transcripts, source=Source(dict(storage_options or {})),
+                      on_progress=on_progress, transcripts=transcripts, source=Source({**self._storage, **(storage_options or {})}),
                       **limits)  # fmt: skip
         if engine not in ENGINES:
             raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")

@@ -40,7 +40,7 @@ gets z ≈ +1.9, above a coffee note at 0.64; and a note the model misranks amon
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -96,10 +96,14 @@ def recipe(seed: int = SEED) -> str:
 def text_probes(store: Store, *, weights_hash: str, encode) -> np.ndarray:
     """The bank's embeddings: read from beside the index if made with these weights, else ``encode(PROBES)``
     (a model call) and saved, so ``Index.delete`` can recalibrate without loading the model."""
-    f, key = store.path / PROBE_FILE, probe_key(weights_hash)
-    if f.is_file():
+    key = probe_key(weights_hash)
+    try:
+        raw = store.location.read(PROBE_FILE)
+    except OSError:
+        raw = None
+    if raw is not None:
         try:
-            with np.load(f) as saved:
+            with np.load(io.BytesIO(raw)) as saved:
                 if (
                     str(saved["key"]) == key
                     and saved["vectors"].ndim == 2
@@ -109,9 +113,9 @@ def text_probes(store: Store, *, weights_hash: str, encode) -> np.ndarray:
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass  # a cache, not data: a truncated or corrupt file is recomputed and replaced
     vectors = np.asarray(encode(list(PROBES)), np.float32)
-    tmp = store.path / f".{PROBE_FILE}.tmp.npz"
-    np.savez(tmp, vectors=vectors, key=np.array(key))
-    os.replace(tmp, f)
+    out = io.BytesIO()
+    np.savez(out, vectors=vectors, key=np.array(key))
+    store.location.write(PROBE_FILE, out.getvalue())  # replaced atomically
     return vectors
 
 

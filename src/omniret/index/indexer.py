@@ -111,7 +111,7 @@ class Indexer:
             access = self.boundary
             report.warnings += _link_warnings(paths)
         self.guard = ReadGuard(self.boundary)  # every later read of a file re-checks it
-        found = find(paths, skip=self.store.path, boundary=self.boundary, source=self.source,
+        found = find(paths, skip=self.store.local_path, boundary=self.boundary, source=self.source,
                      max_bytes=self.max_file_bytes)  # stat or list only: nothing opened  # fmt: skip
         if prune:
             check_prune_roots(found)  # before anything is written or deleted

@@ -130,7 +130,7 @@ class Source:
             return from_url(f"{parsed.scheme}://{parsed.netloc}", config=config or None,
                             client_options=client or None)  # fmt: skip
         except Exception as err:
-            raise InputError(f"{uri}: cannot open the object store ({_first_line(err)}); storage "
+            raise InputError(f"{uri}: cannot open the object store ({first_line(err)}); storage "
                              "options are given as --storage-option KEY=VALUE") from None  # fmt: skip
 
     def listing(self, roots: list[str], *, max_bytes: int) -> Scan:
@@ -180,7 +180,7 @@ class Source:
                 return base, prefix, {prefix: one, **{m["path"]: m for m in beside if m["path"].startswith(lead)
                                                       and m["path"].lower().endswith(SIDECARS)}}  # fmt: skip
         except Exception as err:
-            raise InputError(f"{root}: cannot list the objects ({_first_line(err)})") from None
+            raise InputError(f"{root}: cannot list the objects ({first_line(err)})") from None
         keys = {k: m for k, m in metas.items() if not prefix or k.startswith(prefix + "/")}
         return base, prefix, keys
 
@@ -211,7 +211,7 @@ class Source:
                 raise
             except Exception as err:
                 if uri == obj.uri:
-                    raise UnreadableMediaError(uri, f"cannot be downloaded ({_first_line(err)})") from None
+                    raise UnreadableMediaError(uri, f"cannot be downloaded ({first_line(err)})") from None
         return local
 
 
@@ -280,6 +280,6 @@ def _sidecars(metas: dict) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def _first_line(err: Exception) -> str:
+def first_line(err: Exception) -> str:
     """obstore's errors carry a debug dump after the first line; the first line says what happened."""
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-
-from omniret.errors import InputError
-
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")  # s3://b, and s3:/b as a Path turns it
 
 
 def display(path: str | bytes | os.PathLike) -> str:
@@ -34,12 +29,3 @@ def asset_id(path: str | bytes | os.PathLike) -> str:
     """16 hex digits of the sha256 of the path's exact bytes: stable across runs for any file name, and
     for a UTF-8 name the same id as before names that are not UTF-8 were supported."""
     return hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
-
-
-def check_db(path) -> None:
-    """An index is a local or shared file-system directory: a URI such as ``s3://bucket/db`` is refused
-    (its writers share an ``flock`` and its ``omniret.json``), instead of becoming a folder named "s3:"."""
-    if _SCHEME.match(os.fsdecode(os.fspath(path))):
-        raise InputError(f"--db {display(path)}: an index lives in a local or shared file-system directory "
-                         "(a disk, NFS, EFS or another mounted volume), not at an object-store URI: its "
-                         "writers share a file lock (docs/SCALE.md). Object-store URIs work as PATHS to index")  # fmt: skip

@@ -102,7 +102,7 @@ def prune_preview(store: Store, paths: list, boundary: Boundary | None = None, *
                   source: Source | None = None) -> PrunePreview:  # fmt: skip
     """What ``add(paths, prune=True)`` would delete, without deleting, indexing or creating anything (no
     model is needed). Refuses the same roots as the prune itself."""
-    found = find(paths, skip=store.path, boundary=boundary, source=source)
+    found = find(paths, skip=store.local_path, boundary=boundary, source=source)
     check_prune_roots(found)
     table = store.table()  # None: no index (or no table) yet, so nothing to delete
     known = known_files(table) if table is not None else {}

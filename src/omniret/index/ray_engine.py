@@ -156,6 +156,7 @@ class RayIndexer(Indexer):
             return
         lance_ray = require("ray", "lance_ray")
         lance_ray.compact_files(_dataset(self.store), num_workers=max(2, self.actors),
+                                storage_options=self.store.location.storage_options,
                                 ray_remote_args={"num_cpus": min(1.0, self.cpus_per_actor)})  # fmt: skip
         table.checkout_latest()  # committed by another writer of this process: see it
 
@@ -225,10 +226,11 @@ def distributed_ann(store, index_type: str, partitions: int, dim: int, *, worker
     # k-means samples 256 rows per partition where there are that many (as LanceDB's own build does)
     sample_rate = max(1, min(256, rows // partitions))
     lance_ray.create_index(_dataset(store), column="vector", index_type=index_type,
+                           storage_options=store.location.storage_options,
                            name="vector_idx", metric="dot", num_partitions=partitions, num_workers=workers,
                            sample_rate=sample_rate, replace=True)  # fmt: skip
 
 
 def _dataset(store) -> str:
     """The Lance dataset behind the index's LanceDB table."""
-    return str(store.path / f"{TABLE}.lance")
+    return f"{store.location.uri}/{TABLE}.lance"

@@ -10,35 +10,28 @@ reader sees either the state before a commit or after it.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
-import socket
-import time
 import warnings
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from omniret.errors import BusyError, InputError
+from omniret.errors import InputError
 from omniret.extras import require
 from omniret.index.decompose import segmentation
-from omniret.index.paths import check_db
+from omniret.index.location import LOCK_TIMEOUT_ENV, IndexNotFoundError, locate
+
+__all__ = ["IndexMismatchError", "IndexNotFoundError", "SidecarError", "Store", "lock_timeout", "schema"]
 
 TABLE = "segments"
 SIDECAR = "omniret.json"
-LOCK = ".lock"
-LOCK_TIMEOUT_ENV = "OMNIRET_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 10.0  # seconds a second writer waits for the lock before it is refused
 
 
 class IndexMismatchError(InputError):
     """The index was built with another model or preprocessing recipe."""
-
-
-class IndexNotFoundError(InputError):
-    """A read (search, stats, delete, calibrate) names an index directory that does not exist."""
 
 
 class SidecarError(InputError):
@@ -72,12 +65,15 @@ def schema(dim: int):
 
 
 class Store:
-    def __init__(self, path: str | Path, *, lock_timeout: float | None = None) -> None:
+    def __init__(self, path: str | Path, *, lock_timeout: float | None = None,
+                 storage_options: dict | None = None) -> None:  # fmt: skip
+        """``path``: a directory, or an object-store URI (``s3://bucket/idx``) read and written with
+        ``storage_options`` (``location.py``)."""
         # LanceDB's Rust logger warns thousands of times while building an IVF index on 1M rows
         # ("visited_generator_queue is full", empty k-means clusters): errors only, unless the user set it.
         os.environ.setdefault("LANCEDB_LOG", "error")
-        check_db(path)
-        self.path = Path(path)
+        self.location = locate(path, storage_options)
+        self.path = self.location.path  # a Path, or the URI of an index in a bucket
         self.lock_timeout = lock_timeout  # None: $OMNIRET_LOCK_TIMEOUT, else DEFAULT_LOCK_TIMEOUT
         self._db = None
         self._locked = 0  # writer() depth in this process: re-entering it must not wait for itself
@@ -85,23 +81,20 @@ class Store:
     # ------------------------------------------------------------------ existence
 
     def exists(self) -> bool:
-        return self.path.is_dir()
+        return self.location.exists()
 
     def require(self) -> None:
         """Refuse a read of an index that is not there (reads never create one)."""
-        if self.path.is_dir():
-            return
-        if self.path.exists():
-            raise IndexNotFoundError(f"--db {self.path} is not an index directory (it is a file)")
-        raise IndexNotFoundError(f"no index at --db {self.path}: the directory does not exist "
-                                 "(run `omniret index` to create it, or check the path)")  # fmt: skip
+        self.location.require()
 
     def create(self) -> None:
         """Make the index directory (writers only)."""
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            raise IndexNotFoundError(f"--db {self.path} is not an index directory (it is a file)") from None
+        self.location.create()
+
+    @property
+    def local_path(self) -> Path | None:
+        """The index directory, or None for an index in a bucket (nothing local to leave out of a scan)."""
+        return self.path if isinstance(self.path, Path) else None
 
     @property
     def db(self):
@@ -111,7 +104,7 @@ class Store:
             require("index")  # a missing LanceDB is one line naming the pip extra
             import lancedb
 
-            self._db = lancedb.connect(str(self.path))
+            self._db = lancedb.connect(self.location.uri, storage_options=self.location.storage_options)
         return self._db
 
     # ------------------------------------------------------------------ sidecar
@@ -119,13 +112,13 @@ class Store:
     def sidecar(self) -> dict:
         """The sidecar's settings ({} if there is none). A corrupt one is refused, never overwritten: every
         writer reads it before writing it back."""
-        f = self.path / SIDECAR
+        f = f"{self.path}/{SIDECAR}"
         try:
-            raw = f.read_bytes()
-        except FileNotFoundError:
-            return {}
+            raw = self.location.read(SIDECAR)
         except OSError as err:
             raise SidecarError(f"{f}: cannot read the index sidecar: {err.strerror or err}") from None
+        if raw is None:
+            return {}
         try:
             data = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
@@ -144,10 +137,7 @@ class Store:
         return data
 
     def write_sidecar(self, data: dict) -> None:
-        self.create()
-        tmp = self.path / f".{SIDECAR}.tmp"
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.path / SIDECAR)
+        self.location.write(SIDECAR, json.dumps(data, indent=1).encode())
 
     def check_model(self, model_id: str, weights_hash: str, recipe_hash: str, dim: int,
                     source: str | None = None) -> None:  # fmt: skip
@@ -207,7 +197,7 @@ class Store:
     def table(self, dim: int | None = None):
         """The index table; ``dim`` given (a writer) creates it, or adds the columns an older one lacks.
         A reader (no ``dim``) of a directory that does not exist gets None, and nothing is created."""
-        if dim is None and not self.path.is_dir():
+        if dim is None and not self.exists():
             return None
         if dim is not None:
             self.create()
@@ -228,13 +218,14 @@ class Store:
 
     @contextmanager
     def writer(self, timeout: float | None = None):
-        """Single writer: an exclusive lock on the index directory for the whole job.
+        """Single writer: an exclusive lock on the index for the whole job (an ``flock`` in a directory,
+        a renewed lease in a bucket: ``location.py``).
 
         A second writer polls for up to ``timeout`` seconds (None: the store's ``lock_timeout``, else
         $OMNIRET_LOCK_TIMEOUT, else 10 s; ``inf`` waits for ever) and is then refused with ``BusyError``
-        naming the holder, whose pid, host and start time it writes into the lock file. Re-entrant within
-        one ``Store``. The kernel drops an ``flock`` when its holder dies, so a killed writer leaves no
-        stale lock (only its stale note, overwritten by the next holder)."""
+        naming the holder, whose pid, host and start time it writes into the lock. Re-entrant within one
+        ``Store``. The kernel drops an ``flock`` when its holder dies, so a killed writer leaves no stale
+        lock (only its stale note, overwritten by the next holder); a bucket's lease expires."""
         if self._locked:
             self._locked += 1
             try:
@@ -243,45 +234,13 @@ class Store:
                 self._locked -= 1
             return
         wait = lock_timeout(self.lock_timeout if timeout is None else timeout)
-        self.create()
-        lock = self.path / LOCK
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)  # never truncate: the file names the holder
-        with os.fdopen(fd, "r+") as f:
-            deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise BusyError(
-                            f"another omniret process is writing to {self.path} ({_holder(lock)}); gave up "
-                            f"after waiting {wait:g} s (wait longer with --lock-timeout or "
-                            f"{LOCK_TIMEOUT_ENV}=SECONDS)"
-                        ) from None
-                    time.sleep(min(0.05, left))
-            f.seek(0)
-            f.truncate()
-            f.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")  # fmt: skip
-            f.flush()
+        with self.location.hold(wait):
             self._locked = 1
             try:
                 self.sidecar()  # a corrupt sidecar stops every writer before it changes anything
-            except SidecarError:
-                self._locked = 0
-                f.seek(0)
-                f.truncate()
-                raise
-            try:
                 yield
             finally:
                 self._locked = 0
-                f.seek(0)
-                f.truncate()  # no holder any more
-                f.flush()
-                fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def lock_timeout(value: float | str | None = None) -> float:
@@ -296,20 +255,6 @@ def lock_timeout(value: float | str | None = None) -> float:
     if math.isnan(seconds) or seconds < 0:
         raise InputError(f"{name} must be a number of seconds >= 0 (inf: wait for ever), not {value!r}")
     return seconds
-
-
-def _holder(lock: Path) -> str:
-    """Who holds the lock, from what it wrote into the lock file."""
-    try:
-        note = json.loads(lock.read_text() or "null")
-    except (OSError, ValueError):
-        note = None
-    if not isinstance(note, dict) or not isinstance(note.get("pid"), int):
-        return "holder unknown"
-    host = note.get("host")
-    where = "" if host in (None, socket.gethostname()) else f" on {host}"
-    since = f", since {note['since']}" if isinstance(note.get("since"), str) else ""
-    return f"held by pid {note['pid']}{where}{since}"
 
 
 # ------------------------------------------------------------------ sidecar contents

@@ -59,7 +59,7 @@ class Service:
     def _load(self) -> None:
         try:
             if self.model is None:
-                meta_index = Index(self.settings.db)
+                meta_index = Index(self.settings.db, storage_options=self.settings.storage_options)
                 spec = self.settings.model or _index_model(meta_index) or "omniret-small"
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -71,7 +71,7 @@ class Service:
                                     window=s.batch_window_ms / 1000, max_batch=s.max_batch,
                                     on_batch=self.metrics.batch)  # fmt: skip
             self.batched = BatchedModel(self.model, self._batcher)
-            self.index = Index(s.db, model=self.batched)
+            self.index = Index(s.db, model=self.batched, storage_options=s.storage_options)
             if s.warmup:
                 self._batcher.run([OmniInput(text="warm-up")])
                 self.index.store.table()  # opens LanceDB (its import is ~1.4 s): ready means ready to search

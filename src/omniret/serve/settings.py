@@ -14,7 +14,9 @@ MB = 1 << 20
 class ServeSettings:
     """Limits are per request; every one of them is named in the 413 that enforces it."""
 
-    db: Path  # the index directory searched and ingested into (made by the first upload if absent)
+    db: Path | str  # the index searched and ingested into (a directory made by the first upload if absent,
+    # or an object-store URI such as s3://bucket/idx reached with ``storage_options``)
+    storage_options: dict = field(default_factory=dict)  # for an object-store db (Lance's keys)
     model: str | None = None  # None: the model the index was built with, else omniret-small
     api_key: str | None = None  # Bearer key for every /v1 and /media route; None: no key (loopback use)
     max_body_bytes: int = 64 * MB  # a whole request body
@@ -23,7 +25,8 @@ class ServeSettings:
     max_k: int = 1000  # results of one search
     batch_window_ms: float = 5.0  # dynamic batching: how long the first request waits for company
     max_batch: int = 64  # inputs per model forward
-    upload_dir: Path | None = None  # where uploads are kept (None: <db>-uploads beside the index)
+    upload_dir: Path | None = None  # where uploads are kept (None: <db>-uploads beside the index, or
+    # ./omniret-uploads for an index in a bucket)
     allowed_roots: tuple[Path, ...] = field(default_factory=tuple)  # server-side paths ingestable
     warmup: bool = True  # one real encode at start-up before /readyz says ready
 
@@ -38,7 +41,12 @@ class ServeSettings:
 
     @property
     def uploads(self) -> Path:
-        return self.upload_dir or self.db.with_name(self.db.name + "-uploads")
+        if self.upload_dir:
+            return self.upload_dir
+        if isinstance(self.db, str) and "://" in self.db:  # an index in a bucket: uploads stay local
+            return Path("omniret-uploads").resolve()
+        db = Path(self.db)
+        return db.with_name(db.name + "-uploads")
 
 
 def read_api_key(path: str | Path) -> str:
