@@ -52,7 +52,8 @@ def test_an_index_in_a_bucket_holds_the_same_rows_and_answers_as_in_a_directory(
     np.testing.assert_allclose([r[2] for r in got], [r[2] for r in want], atol=1e-6)
     names = {o["Key"] for o in s3.client.list_objects_v2(Bucket="idx")["Contents"]}
     assert {"media-index/omniret.json", "media-index/calibration_probes.npz"} <= names  # beside the table
-    assert not any(k.endswith(LOCK) for k in names)  # the lease is gone with its job
+    lease = json.loads(s3.client.get_object(Bucket="idx", Key=f"media-index/{LOCK}")["Body"].read())
+    assert lease["expires"] == 0 and "released" in lease  # released with its job (marked, not deleted)
 
     reader = Index(db, storage_options=s3.options)
     assert reader.search("rockets", mode="keyword").hits[0].uri == str(folder / "notes.md")
@@ -78,6 +79,9 @@ def test_reads_of_a_missing_bucket_index_create_nothing(s3):
     with pytest.raises(IndexNotFoundError, match=f"no index at --db s3://{b}/idx: nothing there"):
         Index(f"s3://{b}/idx", storage_options=s3.options).stats()
     assert "Contents" not in s3.client.list_objects_v2(Bucket=b)
+    writer = Store(f"s3://{b}/made", storage_options=s3.options)
+    assert writer.table(16).count_rows() == 0  # a writer makes the table under an empty prefix
+    assert Store(f"s3://{b}/made", storage_options=s3.options).exists()
 
 
 def test_the_lease_refuses_a_second_writer_is_renewed_and_is_taken_over_once_expired(s3, monkeypatch):
@@ -138,3 +142,26 @@ def test_the_server_searches_an_index_in_a_bucket(s3, folder, ckpt):
         assert {h["uri"] for h in dense} == {str(folder / "notes.md"), str(folder / "img0.png")}
     finally:
         running.stop()
+
+
+def test_an_ann_index_is_built_tuned_and_searched_in_a_bucket(s3):
+    import pyarrow as pa
+
+    from omniret.index.search import search_vector
+    from omniret.index.store import schema
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3000, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    db = f"s3://{s3.bucket('ann-idx')}/db"
+    store = Store(db, storage_options=s3.options)
+    store.write_sidecar({"model_id": "synthetic", "weights_hash": "w", "recipe_hash": "0", "dim": 16})
+    cols = {f.name: pa.nulls(len(x), f.type) for f in schema(16)}
+    ids = pa.array([f"{i:016x}" for i in range(len(x))])
+    cols.update(asset_id=ids, uri=ids, segment_id=pa.array(["whole"] * len(x)), modality=pa.array(["image"] * len(x)),
+                vector=pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 16))  # fmt: skip
+    store.table(16).add(pa.table(cols, schema=schema(16)))
+    ann = Index(db, storage_options=s3.options).build_ann(target_recall=0.9, force=True)
+    assert ann["met_target"] and ann["recall"] >= 0.9
+    result = search_vector(Store(db, storage_options=s3.options), x[7], k=3)
+    assert result.mode.startswith("ann (") and result.hits[0].asset_id == f"{7:016x}"

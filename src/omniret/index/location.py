@@ -9,8 +9,9 @@ single-writer lock — needs three operations, which both kinds of location give
 * ``hold(wait)``: the writer's lock. In a directory an ``flock``: the kernel drops it when its holder
   dies. An object store has no such thing, so the lock is a **lease**: an object created only if absent
   (``If-None-Match``), naming its holder and an expiry ``LEASE_SECONDS`` ahead, renewed by a background
-  thread every ``LEASE_SECONDS / 4`` with a compare-and-swap on its ETag. A killed writer's lease runs
-  out and the next writer takes it over by the same compare-and-swap; two writers can never both win.
+  thread every ``LEASE_SECONDS / 4`` with a compare-and-swap on its ETag, and released by marking it
+  expired (same compare-and-swap). A killed writer's lease runs out and the next writer takes it over
+  by the same compare-and-swap; two writers can never both win.
   The expiry is the holder's wall clock: hosts must agree on the time to within the lease (NTP does).
 """
 
@@ -164,7 +165,7 @@ class ObjectPrefix:
         self.uri, self.storage_options = uri, storage_options
         self.path = uri  # shown in messages, as a directory's path is
         self._source, self._prefix = Source(storage_options), urlparse(uri).path.strip("/")
-        self._store = None
+        self._store, self._created = None, False
 
     @property
     def store(self):
@@ -179,6 +180,8 @@ class ObjectPrefix:
         """An index is there when its sidecar or its table is (a prefix has no existence of its own)."""
         import obstore
 
+        if self._created:
+            return True
         try:
             listed = obstore.list_with_delimiter(self.store, prefix=self._prefix or None)
         except Exception as err:
@@ -193,7 +196,9 @@ class ObjectPrefix:
                                      "it, or check the URI and --storage-option)")  # fmt: skip
 
     def create(self) -> None:
-        """Nothing to make: objects are written under the prefix as they come."""
+        """Nothing to make (objects are written under the prefix as they come); from now on this writer
+        treats the index as there, as a made directory would be."""
+        self._created = True
 
     def read(self, name: str) -> bytes | None:
         import obstore
@@ -273,14 +278,17 @@ class _Lease:
                 continue
 
     def release(self) -> None:
+        """Mark the lease released (expired) by compare-and-swap, never by deleting it: a writer that lost
+        its lease (it stopped renewing for a whole lease) must not remove the next holder's."""
         import obstore
 
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join()
+        released = json.dumps({"released": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "expires": 0}).encode()
         try:
-            obstore.delete(self.store, self.key)
-        except Exception:  # it expires by itself
+            obstore.put(self.store, self.key, released, mode={"e_tag": self.etag})
+        except Exception:  # taken over, or unreachable: it expires by itself
             pass
 
 

@@ -180,7 +180,10 @@ class Source:
                 return base, prefix, {prefix: one, **{m["path"]: m for m in beside if m["path"].startswith(lead)
                                                       and m["path"].lower().endswith(SIDECARS)}}  # fmt: skip
         except Exception as err:
-            raise InputError(f"{root}: cannot list the objects ({first_line(err)})") from None
+            raise InputError(
+                f"{root}: cannot list the objects ({first_line(err)}); check the bucket name, the "
+                "credentials (AWS_* variables or --storage-option) and the endpoint"
+            ) from None
         keys = {k: m for k, m in metas.items() if not prefix or k.startswith(prefix + "/")}
         return base, prefix, keys
 
