@@ -85,19 +85,19 @@ def test_reads_of_a_missing_bucket_index_create_nothing(s3):
 
 
 def test_the_lease_refuses_a_second_writer_is_renewed_and_is_taken_over_once_expired(s3, monkeypatch):
-    monkeypatch.setattr(location_module, "LEASE_SECONDS", 0.8)  # renewed every 0.2 s
+    monkeypatch.setattr(location_module, "LEASE_SECONDS", 2.0)  # renewed every 0.5 s
     b = s3.bucket("leases")
     first, second = (Store(f"s3://{b}/idx", storage_options=s3.options) for _ in range(2))
     with first.writer():
         held = json.loads(s3.client.get_object(Bucket=b, Key=f"idx/{LOCK}")["Body"].read())
-        time.sleep(1.2)  # longer than the lease: only renewals keep it
+        time.sleep(2.5)  # longer than the lease: only renewals keep it
         with pytest.raises(
             BusyError, match=rf"writing to s3://{b}/idx \(held by pid \d+, since .*gave up after"
         ):
             with second.writer(timeout=0.3):
                 pass
         renewed = json.loads(s3.client.get_object(Bucket=b, Key=f"idx/{LOCK}")["Body"].read())
-        assert renewed["expires"] > held["expires"] + 0.5
+        assert renewed["expires"] > held["expires"] + 1.0
     with second.writer(timeout=0):  # released: free at once
         pass
     dead = {"pid": 1, "host": "gone", "since": "2026-01-01T00:00:00+0000", "expires": time.time() - 1}
