@@ -117,18 +117,25 @@ class Source:
     written into the index)."""
 
     options: dict = field(default_factory=dict)
+    _stores: dict = field(default_factory=dict, compare=False, repr=False)  # one client per bucket
 
     def store(self, uri: str):
-        """An obstore store rooted at ``uri``'s bucket; bad options fail naming the key."""
+        """An obstore store rooted at ``uri``'s bucket (made once, so its connections are reused); bad
+        options fail naming the key."""
+        parsed = urlparse(uri)
+        bucket = f"{parsed.scheme}://{parsed.netloc}"
+        if bucket not in self._stores:
+            self._stores[bucket] = self._open(bucket, uri)
+        return self._stores[bucket]
+
+    def _open(self, bucket: str, uri: str):
         require("objects", "obstore")
         from obstore.store import from_url
 
-        parsed = urlparse(uri)
         client = {k: v for k, v in self.options.items() if k in CLIENT_KEYS}
         config = {k: v for k, v in self.options.items() if k not in CLIENT_KEYS}
         try:
-            return from_url(f"{parsed.scheme}://{parsed.netloc}", config=config or None,
-                            client_options=client or None)  # fmt: skip
+            return from_url(bucket, config=config or None, client_options=client or None)
         except Exception as err:
             raise InputError(f"{uri}: cannot open the object store ({first_line(err)}); storage "
                              "options are given as --storage-option KEY=VALUE") from None  # fmt: skip
