@@ -57,3 +57,21 @@ def rows_by_key(ix) -> dict:
     t = ix.store.table().to_arrow()
     cols = ("uri", "segment_id", "asset_id", "path_bytes", "modality", "text")
     return {(r["uri"], r["segment_id"]): r for r in t.select(cols).to_pylist()}
+
+
+def synthetic_rows(store, n: int = 3000, dim: int = 16) -> np.ndarray:
+    """``n`` seeded unit vectors written as image rows (ids ``f"{i:016x}"``) of a model-less index: enough
+    for an IVF build without embedding anything. Returns the vectors."""
+    import pyarrow as pa
+
+    from omniret.index.store import schema
+
+    x = np.random.default_rng(0).standard_normal((n, dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    store.write_sidecar({"model_id": "synthetic", "weights_hash": "w", "recipe_hash": "0", "dim": dim})
+    cols = {f.name: pa.nulls(n, f.type) for f in schema(dim)}
+    ids = pa.array([f"{i:016x}" for i in range(n)])
+    cols.update(asset_id=ids, uri=ids, segment_id=pa.array(["whole"] * n), modality=pa.array(["image"] * n),
+                vector=pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), dim))  # fmt: skip
+    store.table(dim).add(pa.table(cols, schema=schema(dim)))
+    return x

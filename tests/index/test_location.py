@@ -19,7 +19,7 @@ from omniret.index import location as location_module
 from omniret.index.location import LOCK, Directory, ObjectPrefix, locate
 from omniret.index.store import Store
 from tests.helpers.s3 import s3_server
-from tests.index.conftest import rows
+from tests.index.conftest import rows, synthetic_rows
 
 pytest.importorskip("obstore")
 pytest.importorskip("lancedb")
@@ -145,22 +145,10 @@ def test_the_server_searches_an_index_in_a_bucket(s3, folder, ckpt):
 
 
 def test_an_ann_index_is_built_tuned_and_searched_in_a_bucket(s3):
-    import pyarrow as pa
-
     from omniret.index.search import search_vector
-    from omniret.index.store import schema
 
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((3000, 16)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
     db = f"s3://{s3.bucket('ann-idx')}/db"
-    store = Store(db, storage_options=s3.options)
-    store.write_sidecar({"model_id": "synthetic", "weights_hash": "w", "recipe_hash": "0", "dim": 16})
-    cols = {f.name: pa.nulls(len(x), f.type) for f in schema(16)}
-    ids = pa.array([f"{i:016x}" for i in range(len(x))])
-    cols.update(asset_id=ids, uri=ids, segment_id=pa.array(["whole"] * len(x)), modality=pa.array(["image"] * len(x)),
-                vector=pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 16))  # fmt: skip
-    store.table(16).add(pa.table(cols, schema=schema(16)))
+    x = synthetic_rows(Store(db, storage_options=s3.options))
     ann = Index(db, storage_options=s3.options).build_ann(target_recall=0.9, force=True)
     assert ann["met_target"] and ann["recall"] >= 0.9
     result = search_vector(Store(db, storage_options=s3.options), x[7], k=3)

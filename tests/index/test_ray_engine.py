@@ -10,6 +10,7 @@ from omniret.errors import InputError
 from omniret.index import Index
 from omniret.index.ray_engine import KILL_ONCE_ENV
 from tests.helpers.ray_cluster import local_ray
+from tests.index.conftest import synthetic_rows
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("lancedb")
@@ -77,21 +78,11 @@ def test_a_loaded_model_object_is_refused_for_ray(cluster, folder, ckpt, tmp_pat
 
 
 def test_the_ann_index_built_by_ray_workers_is_tuned_and_searched_as_usual(cluster, tmp_path):
-    import pyarrow as pa
-
     from omniret.index.search import search_vector
-    from omniret.index.store import Store, schema
+    from omniret.index.store import Store
 
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((3000, 16)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
     store = Store(tmp_path / "db")
-    store.write_sidecar({"model_id": "synthetic", "weights_hash": "w", "recipe_hash": "0", "dim": 16})
-    cols = {f.name: pa.nulls(len(x), f.type) for f in schema(16)}
-    ids = pa.array([f"{i:016x}" for i in range(len(x))])
-    cols.update(asset_id=ids, uri=ids, segment_id=pa.array(["whole"] * len(x)), modality=pa.array(["image"] * len(x)),
-                vector=pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 16))  # fmt: skip
-    store.table(16).add(pa.table(cols, schema=schema(16)))
+    x = synthetic_rows(store)
     ann = Index(tmp_path / "db").build_ann(target_recall=0.9, force=True, engine="ray", workers=2)
     assert ann["index_type"] == "IVF_SQ" and ann["met_target"] and ann["recall"] >= 0.9
     indices = store.table().list_indices()
