@@ -1,4 +1,4 @@
-"""``omniret index | search | delete | stats | calibrate`` (``cli/index.py``): options parsed and checked
+"""``omniret index | search`` (``cli/index.py``; delete, stats, calibrate: ``test_manage.py``): options parsed and checked
 before an index is opened or a model loaded, and what the commands print. Their refusals of a bad
 index or filter: ``test_refusals.py``; prune and roots: ``tests/index/test_prune.py``, ``test_roots.py``."""
 
@@ -11,8 +11,6 @@ from typer.testing import CliRunner
 
 from omniret.cli.index import _parse_video
 from omniret.cli.main import app
-from omniret.cli.options import pairs
-from omniret.errors import InputError
 from tests.helpers.builders import refused
 
 
@@ -59,18 +57,6 @@ def test_a_video_query_may_name_a_moment(spec, parsed):
     assert _parse_video(spec) == parsed
 
 
-def test_meta_items_are_key_value_pairs_split_at_the_first_equals_sign():
-    assert pairs(["album=holiday", "note=a=b", "empty="], "--meta") == {
-        "album": "holiday",
-        "note": "a=b",
-        "empty": "",
-    }
-    assert pairs(None, "--meta") == {}
-    for bad in ("album", "=holiday"):
-        with pytest.raises(InputError, match=f"--meta '{bad}' must look like key=value"):
-            pairs([bad], "--meta")
-
-
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -113,28 +99,16 @@ def test_search_prints_one_ranked_line_per_hit(db, fake_model):
                                                                                         ("t1", 0.8, None)]  # fmt: skip
 
 
-def test_stats_prints_the_index_as_json(db):
-    out = run("stats", "--db", db)
-    assert out.exit_code == 0, out.output
-    st = json.loads(out.output)
-    assert (st["rows"], st["by_modality"], st["model_id"]) == (4, {"image": 2, "text": 2}, "synthetic")
-
-
-def test_delete_needs_files_or_a_filter(db):
-    refused(run("delete", "--db", db), 2, "delete: give files to delete or --where")
-    assert json.loads(run("stats", "--db", db).output)["rows"] == 4  # nothing was deleted
-
-
 def test_help_names_every_option_of_the_index_commands():
     for cmd, options in {
         "index": ["--db", "--model", "--meta", "--prune", "--dry-run", "--build-ann", "--target-recall",
                   "--batch-files", "--video-segments", "--quiet", "--lock-timeout", "--no-verify", "--follow-links",
-                  "--allow-outside-roots"],
+                  "--allow-outside-roots", "--storage-option"],
         "search": ["--image", "--audio", "--video", "--instruction", "--db", "--model", "-k", "--modality",
-                   "--where", "--group-by", "--calibration", "--json", "--no-verify"],
-        "delete": ["--where", "--db", "--lock-timeout"],
-        "stats": ["--db"],
-        "calibrate": ["--db", "--lock-timeout"],
+                   "--where", "--group-by", "--calibration", "--json", "--no-verify", "--storage-option"],
+        "delete": ["--where", "--db", "--lock-timeout", "--storage-option"],
+        "stats": ["--db", "--storage-option"],
+        "calibrate": ["--db", "--lock-timeout", "--storage-option"],
     }.items():  # fmt: skip
         out = CliRunner().invoke(app, [cmd, "--help"], terminal_width=200)
         assert out.exit_code == 0, out.output
