@@ -177,7 +177,8 @@ class ObjectPrefix:
         return f"{self._prefix}/{name}" if self._prefix else name
 
     def exists(self) -> bool:
-        """An index is there when its sidecar or its table is (a prefix has no existence of its own)."""
+        """An index is there when its sidecar or its table is (a prefix has no existence of its own). One
+        LIST the first time; a search would otherwise pay it on every query."""
         import obstore
 
         if self._created:
@@ -188,7 +189,8 @@ class ObjectPrefix:
             raise InputError(f"--db {self.uri}: cannot list the bucket ({first_line(err)})") from None
         names = {o["path"].rsplit("/", 1)[-1] for o in listed["objects"]}
         dirs = {p.rstrip("/").rsplit("/", 1)[-1] for p in listed["common_prefixes"]}
-        return "omniret.json" in names or "segments.lance" in dirs
+        self._created = "omniret.json" in names or "segments.lance" in dirs  # once there, not asked again
+        return self._created
 
     def require(self) -> None:
         if not self.exists():
