@@ -214,3 +214,20 @@ def test_the_server_searches_a_bucket_index_and_says_why_it_does_not_serve_the_o
         )
     finally:
         running.stop()
+
+
+def test_the_staging_folder_is_private_and_a_planted_one_is_refused(tmp_path, monkeypatch):
+    import stat
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    root = Path(stage_boundary().roots[0])
+    assert root.name == f"omniret-objects-{os.getuid()}" and stat.S_IMODE(root.stat().st_mode) == 0o700
+    root.chmod(0o777)  # writable by others: someone could swap a download before it is decoded
+    with pytest.raises(InputError, match="must be a directory of this user that no one else can write"):
+        stage_boundary()
+    root.rmdir()
+    root.symlink_to(tmp_path / "elsewhere")  # a link planted before the first job
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    with pytest.raises(InputError, match="not a link, mode 700"):
+        stage_boundary()

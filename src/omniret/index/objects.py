@@ -29,6 +29,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ SIDECARS = (".json", *SUBTITLE_SUFFIXES)
 CLIENT_KEYS = {"allow_http", "allow_invalid_certificates", "connect_timeout", "default_content_type",
                "http1_only", "http2_only", "pool_idle_timeout", "pool_max_idle_per_host", "proxy_url",
                "proxy_ca_certificate", "proxy_excludes", "timeout", "user_agent"}  # fmt: skip
-STAGE = "omniret-objects"  # under the system's temporary folder, on the driver and on every worker
+STAGE = "omniret-objects"  # + "-<uid>", under the temporary folder, on the driver and on every worker
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
 
 
@@ -226,17 +227,33 @@ class Source:
 
 
 def stage_boundary() -> Boundary:
-    """The only local folder an object job reads: its staging folder (made here if missing)."""
-    root = Path(tempfile.gettempdir()) / STAGE
-    root.mkdir(parents=True, exist_ok=True)
-    return Boundary.of([root])
+    """The only local folder an object job reads: its staging folder, private to this user."""
+    return Boundary.of([_private(Path(tempfile.gettempdir()) / f"{STAGE}-{os.getuid()}")])
 
 
 def staging_folder(boundary: Boundary) -> Path:
     """A fresh private folder for one batch's downloads, inside the job's staging root."""
-    root = Path(boundary.roots[0])
-    root.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="batch-", dir=root))
+    return Path(tempfile.mkdtemp(prefix="batch-", dir=_private(Path(boundary.roots[0]))))
+
+
+def _private(root: Path) -> Path:
+    """``root`` made (mode 700) or checked: a folder of this user that nobody else can write or swap.
+    In a shared /tmp another user could otherwise place a link or a folder of theirs there first and
+    change downloaded media between their download and their decoding."""
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(root)
+    except OSError as err:
+        raise InputError(f"{root}: cannot make the staging folder for downloads ({err.strerror})") from None
+    if (
+        stat.S_ISLNK(st.st_mode)
+        or not stat.S_ISDIR(st.st_mode)
+        or st.st_uid != os.getuid()
+        or st.st_mode & 0o077
+    ):
+        raise InputError(f"{root}: the staging folder for downloads must be a directory of this user that no "
+                         "one else can write (not a link, mode 700); remove it or set TMPDIR elsewhere")  # fmt: skip
+    return root
 
 
 def discard(folder: Path) -> None:
