@@ -113,6 +113,19 @@ def test_an_unreachable_bucket_or_a_bad_option_is_an_error_naming_it(s3):
         Source({**s3.options, "colour": "red"}).store("s3://b/x")
 
 
+def test_any_key_is_read_back_whole_and_folder_markers_are_not_files(s3, tmp_path):
+    b = s3.bucket("odd-keys")
+    s3.put(b, "m/a b#1?x=é.txt", b"odd name")  # '#' and '?' would cut a parsed URL
+    s3.put(b, "m/photos/", b"")  # what consoles create for a "folder" ...
+    s3.put(b, "m/photos/p.txt", b"x")  # ... that holds objects
+    s3.put(b, "m/zero.txt", b"")
+    found = Source(s3.options).listing([f"s3://{b}/m"], max_bytes=100)
+    assert [f.uri for f in found.files] == [f"s3://{b}/m/a b#1?x=é.txt", f"s3://{b}/m/photos/p.txt"]
+    assert found.skipped == [(f"s3://{b}/m/zero.txt", "empty object (0 bytes): nothing to index")]
+    copy = Source(s3.options).fetch(found.files[0], tmp_path)
+    assert copy.name == "a b#1?x=é.txt" and copy.read_bytes() == b"odd name"
+
+
 def test_an_object_rewritten_after_the_listing_is_not_read(s3, tmp_path):
     b = s3.bucket("rewritten")
     s3.put(b, "x/a.txt", b"first version")

@@ -26,10 +26,9 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
 
 from omniret.errors import BusyError, InputError
-from omniret.index.objects import Source, first_line, is_uri, split_roots
+from omniret.index.objects import Source, first_line, is_uri, split_roots, split_uri
 
 LOCK = ".lock"
 LOCK_TIMEOUT_ENV = "OMNIRET_LOCK_TIMEOUT"
@@ -164,7 +163,7 @@ class ObjectPrefix:
     def __init__(self, uri: str, storage_options: dict) -> None:
         self.uri, self.storage_options = uri, storage_options
         self.path = uri  # shown in messages, as a directory's path is
-        self._source, self._prefix = Source(storage_options), urlparse(uri).path.strip("/")
+        self._source, self._prefix = Source(storage_options), split_uri(uri)[1].strip("/")
         self._store, self._created = None, False
 
     @property

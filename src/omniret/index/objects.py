@@ -123,8 +123,7 @@ class Source:
     def store(self, uri: str):
         """An obstore store rooted at ``uri``'s bucket (made once, so its connections are reused); bad
         options fail naming the key."""
-        parsed = urlparse(uri)
-        bucket = f"{parsed.scheme}://{parsed.netloc}"
+        bucket = split_uri(uri)[0]
         if bucket not in self._stores:
             self._stores[bucket] = self._open(bucket, uri)
         return self._stores[bucket]
@@ -148,12 +147,16 @@ class Source:
         out, found = Scan(boundary=stage_boundary()), {}
         for root in roots:
             base, prefix, metas = self._list(root)
-            sidecars = _sidecars(metas)
+            sidecars, folders = _sidecars(metas), {k.rpartition("/")[0] for k in metas}
             count = 0
             for key, m in sorted(metas.items()):
                 if any(part.startswith(".") for part in key[len(prefix) :].split("/")):
-                    continue
+                    continue  # a hidden name, as in a folder
                 if key.lower().endswith(SIDECARS):  # metadata and subtitles of another object
+                    continue
+                if m["size"] == 0:  # nothing to index; a "folder" marker (keys below it) is not even reported
+                    if key not in folders:
+                        out.skipped.append((base + key, "empty object (0 bytes): nothing to index"))
                     continue
                 if m["size"] > max_bytes:
                     out.skipped.append(
@@ -172,9 +175,8 @@ class Source:
         ``root`` by whole key components; a root naming one object lists that object."""
         import obstore
 
-        parsed = urlparse(root)
-        prefix, store = parsed.path.strip("/"), self.store(root)
-        base = f"{parsed.scheme}://{parsed.netloc}/"
+        bucket, key = split_uri(root)
+        prefix, store, base = key.strip("/"), self.store(root), bucket + "/"
         try:
             metas = {m["path"]: m for chunk in obstore.list(store, prefix=prefix or None) for m in chunk}
             if not metas and prefix:  # not a "folder": perhaps one object, listed with its sidecars
@@ -203,7 +205,7 @@ class Source:
         local = folder / obj.name
         store = self.store(obj.uri)
         for uri, etag in ((obj.uri, obj.etag), *obj.siblings):
-            key = urlparse(uri).path.lstrip("/")
+            key = split_uri(uri)[1]
             try:
                 result = obstore.get(store, key)
                 if etag and str(result.meta.get("e_tag") or "") != etag:
@@ -224,6 +226,14 @@ class Source:
                 if uri == obj.uri:
                     raise UnreadableMediaError(uri, f"cannot be downloaded ({first_line(err)})") from None
         return local
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/a b#1?.jpg`` -> (``s3://bucket``, ``a b#1?.jpg``): split as text, because a key may
+    hold any character (``urlparse`` would cut it at ``#`` or ``?``)."""
+    scheme, _, rest = uri.partition("://")
+    bucket, _, key = rest.partition("/")
+    return f"{scheme}://{bucket}", key
 
 
 def stage_boundary() -> Boundary:
