@@ -30,7 +30,18 @@ from tests.helpers.s3 import s3_server
 
 pytest.importorskip("obstore")
 pytest.importorskip("lancedb")
-pytestmark = pytest.mark.usefixtures("isolated_cache")
+pytestmark = pytest.mark.usefixtures("isolated_cache", "own_tmpdir")
+
+
+@pytest.fixture
+def own_tmpdir(tmp_path, monkeypatch):
+    """Downloads stage under this test's own temporary folder: what another job left in the machine's
+    staging folder cannot make "nothing left behind" fail, and this test leaves nothing there."""
+    import tempfile
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+
 
 FIELDS = ("segment_id", "modality", "t0", "t1", "text", "page", "meta", "speech")
 
@@ -229,12 +240,11 @@ def test_the_server_searches_a_bucket_index_and_says_why_it_does_not_serve_the_o
         running.stop()
 
 
-def test_the_staging_folder_is_private_and_a_planted_one_is_refused(tmp_path, monkeypatch):
+def test_the_staging_folder_is_private_and_a_planted_one_is_refused(tmp_path):
     import stat
-    import tempfile
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     root = Path(stage_boundary().roots[0])
+    assert root.parent == tmp_path / "tmp"
     assert root.name == f"omniret-objects-{os.getuid()}" and stat.S_IMODE(root.stat().st_mode) == 0o700
     root.chmod(0o777)  # writable by others: someone could swap a download before it is decoded
     with pytest.raises(InputError, match="must be a directory of this user that no one else can write"):
