@@ -30,4 +30,6 @@ def test_a_bad_lock_timeout_is_refused_naming_the_option(tmp_path, value):
     out = CliRunner().invoke(
         app, ["delete", "--where", "true", "--db", str(tmp_path / "db"), "--lock-timeout", value]
     )
-    refused(out, 2, "--lock-timeout (or $OMNIRET_LOCK_TIMEOUT)")
+    line = refused(out, 2, "--lock-timeout (or $OMNIRET_LOCK_TIMEOUT)")
+    assert "number of seconds" in line and value in line  # says what was expected and what was found
+    assert not (tmp_path / "db").exists()  # refused before any index was opened or made

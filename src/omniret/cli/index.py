@@ -121,6 +121,7 @@ def index(
     run goes on."""
     paths = local_roots(paths)
     source = Source(pairs(storage_option, "--storage-option"))
+    store = Store(db, storage_options=source.options)  # a bad --db is refused here; nothing is made
     boundary = None if split_roots(paths) else Boundary.of(paths, follow_links=follow_links,
                                                            allow_outside=allow_outside_roots)  # fmt: skip
 
@@ -139,9 +140,7 @@ def index(
     if dry_run and not prune:
         raise InputError("--dry-run previews what --prune would delete: give it together with --prune")
     if dry_run:
-        preview = prune_preview(
-            Store(db, storage_options=source.options), paths, boundary, source=source
-        )  # creates nothing, loads no model
+        preview = prune_preview(store, paths, boundary, source=source)  # creates nothing, loads no model
         typer.echo(f"dry run: --prune would delete {preview.rows} rows of {len(preview.files)} files; "
                    "nothing was deleted or indexed")  # fmt: skip
         for uri, rows in preview.files:
@@ -150,9 +149,7 @@ def index(
             typer.echo(terminal_safe(f"skipped {path}: {reason}"))
         return
     if prune:  # a mistyped or moved root is refused before the model is loaded (the indexer checks again)
-        check_prune_roots(
-            find(paths, skip=None if split_roots([db]) else db, boundary=boundary, source=source)
-        )
+        check_prune_roots(find(paths, skip=store.local_path, boundary=boundary, source=source))
     ix = Index(
         db, model=model, lock_timeout=lock_timeout, verify=not no_verify, storage_options=source.options
     )

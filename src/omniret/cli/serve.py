@@ -9,7 +9,6 @@ import typer
 from omniret.cli.options import pairs, storage_option
 from omniret.errors import InputError
 from omniret.extras import require
-from omniret.index.objects import is_uri
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -51,8 +50,7 @@ def serve(
                    "port can search, upload and delete", err=True)  # fmt: skip
     if not 0 < port < 65536:
         raise InputError(f"--port must be 1..65535, got {port}")
-    remote = is_uri(db)
-    settings = srv.ServeSettings(db=db if remote else Path(db), storage_options=pairs(storage_option, "--storage-option"),
+    settings = srv.ServeSettings(db=db, storage_options=pairs(storage_option, "--storage-option"),
                                  model=model, api_key=key, allowed_roots=tuple(allow_root or ()),
                                  batch_window_ms=batch_window_ms, max_batch=max_batch,
                                  max_body_bytes=max_body_mb << 20, max_item_bytes=max_item_mb << 20)  # fmt: skip
@@ -60,7 +58,7 @@ def serve(
 
     shown = f"[{host}]" if ":" in host else host
     typer.echo(
-        f"omniret serve: {db if remote else Path(db)} on http://{shown}:{port}/ (API docs at /docs; ready when /readyz says so)"
+        f"omniret serve: {db} on http://{shown}:{port}/ (API docs at /docs; ready when /readyz says so)"
     )
     uvicorn.run(srv.create_app(settings), host=host, port=port, log_level="warning")
 

@@ -131,8 +131,7 @@ class Indexer:
             if prune:
                 self._prune(table, found, known, paths, report)
             ensure_fts(table)  # the keyword index: built once, then kept current by optimize
-            if report.rows_written or report.pruned:
-                self.compact(table, report)
+            self.compact(table, report)
             if report.pruned:  # nothing of a pruned file stays on disk, not even in old table versions
                 self.store.purge(table)
             elif report.rows_written:
@@ -143,7 +142,8 @@ class Indexer:
         return report
 
     def compact(self, table, report: IndexReport) -> None:
-        """Merge the job's small fragments. Here ``optimize`` below does it; the Ray engine shares it out."""
+        """Merge the job's small fragments. Here ``optimize`` below does it; the Ray engine shares out
+        those of a large job."""
 
     def _record_text_recipes(self) -> None:
         """How the index's words are made (speech and keyword recipes), chosen once per job and recorded."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from omniret.errors import InputError
+from omniret.index.objects import is_uri
 
 MB = 1 << 20
 
@@ -43,7 +44,7 @@ class ServeSettings:
     def uploads(self) -> Path:
         if self.upload_dir:
             return self.upload_dir
-        if isinstance(self.db, str) and "://" in self.db:  # an index in a bucket: uploads stay local
+        if is_uri(self.db):  # an index in a bucket: uploads stay local
             return Path("omniret-uploads").resolve()
         db = Path(self.db)
         return db.with_name(db.name + "-uploads")
